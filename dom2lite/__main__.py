@@ -1,0 +1,5 @@
+import sys
+
+from dom2lite.cli import main
+
+sys.exit(main())

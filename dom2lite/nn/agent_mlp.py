@@ -1,0 +1,89 @@
+"""Per-agent networks with stacked weights: one batched matrix product per layer for all agents.
+
+Every agent owns its own parameters (decentralised execution needs nothing else), but a Python loop
+over agents costs a kernel launch per agent per layer; stacking the weights as ``[n_agents, in, out]``
+and calling ``torch.baddbmm`` once evaluates all agents together. Explained in chapter 03.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+_ACTIVATIONS = {"mish": nn.Mish, "silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+def make_activation(name: str) -> nn.Module:
+    """An activation module by name: ``mish`` | ``silu`` | ``relu`` | ``tanh``."""
+    try:
+        return _ACTIVATIONS[name.lower()]()
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; choose from {sorted(_ACTIVATIONS)}") from None
+
+
+class AgentLinear(nn.Module):
+    """``n_agents`` independent linear layers applied in one call.
+
+    Input ``[n_agents, B, in_features]`` -> output ``[n_agents, B, out_features]`` (agent-major, so the
+    batched product needs no copy). Each agent's slice is initialised like ``nn.Linear``.
+    """
+
+    def __init__(self, n_agents: int, in_features: int, out_features: int):
+        super().__init__()
+        self.n_agents, self.in_features, self.out_features = n_agents, in_features, out_features
+        self.weight = nn.Parameter(torch.empty(n_agents, in_features, out_features))  # [n, in, out]
+        self.bias = nn.Parameter(torch.empty(n_agents, 1, out_features))  # [n, 1, out]
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / math.sqrt(self.in_features)  # nn.Linear's default (kaiming_uniform, a=sqrt(5))
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: [n, B, in]
+        return torch.baddbmm(self.bias, x, self.weight)  # [n, B, out]
+
+    def extra_repr(self) -> str:
+        return f"n_agents={self.n_agents}, in={self.in_features}, out={self.out_features}"
+
+
+class AgentMLP(nn.Module):
+    """An MLP per agent, all agents in one batched call.
+
+    ``forward(x)`` takes ``[B, n_agents, in_dim]`` and returns ``[B, n_agents, out_dim]``;
+    ``forward_agent_major`` skips the two transposes for callers that already hold ``[n_agents, B, in]``.
+    """
+
+    def __init__(
+        self,
+        n_agents: int,
+        in_dim: int,
+        out_dim: int,
+        hidden: Sequence[int] = (256, 256, 256),
+        activation: str = "mish",
+        out_activation: str | None = None,
+    ):
+        super().__init__()
+        dims = [in_dim, *hidden, out_dim]
+        layers: list[nn.Module] = []
+        for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
+            layers.append(AgentLinear(n_agents, d_in, d_out))
+            if i < len(dims) - 2:
+                layers.append(make_activation(activation))
+        if out_activation is not None:
+            layers.append(make_activation(out_activation))
+        self.net = nn.Sequential(*layers)
+        self.n_agents, self.in_dim, self.out_dim = n_agents, in_dim, out_dim
+
+    def forward_agent_major(self, x: torch.Tensor) -> torch.Tensor:  # [n, B, in] -> [n, B, out]
+        return self.net(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, n, in] -> [B, n, out]
+        if x.dim() != 3 or x.shape[1] != self.n_agents or x.shape[2] != self.in_dim:
+            raise ValueError(
+                f"AgentMLP expects [B, {self.n_agents}, {self.in_dim}], got {tuple(x.shape)}"
+            )
+        return self.net(x.transpose(0, 1)).transpose(0, 1)
