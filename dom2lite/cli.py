@@ -12,7 +12,10 @@ import json
 import sys
 
 # (module, attribute) of every command group's register function, in --help order.
-COMMAND_GROUPS: list[tuple[str, str]] = []
+COMMAND_GROUPS: list[tuple[str, str]] = [
+    ("dom2lite.data.cli", "register"),
+    ("dom2lite.behaviour.cli", "register"),
+]
 
 
 def _info(args: argparse.Namespace) -> int:
