@@ -1,0 +1,302 @@
+"""Hyper-parameters of the baselines: one dataclass per algorithm and one preset table per task family.
+
+``config_for(algo, task, quality=None, **overrides)`` resolves, in this order (later wins):
+the dataclass defaults, ``PRESETS[family][algo]`` (family ``"mpe"`` for spread/tag/world, or
+``"halfcheetah"``), the per-data-set values of ``PER_DATASET[(task, quality)]`` (OMAR's table of
+``omar_coe`` and ``cql_alpha``), then ``overrides``. An unknown override key raises ``ConfigError``.
+
+Sources (each preset line cites one):
+- [TD3]    Fujimoto, van Hoof, Meger 2018, "Addressing function approximation error in actor-critic methods".
+- [TD3+BC] Fujimoto & Gu 2021, "A minimalist approach to offline RL" (arXiv 2106.06860), Table/Appendix:
+           alpha 2.5, policy noise 0.2, noise clip 0.5, policy delay 2, lr 3e-4, batch 256, 256x2 ReLU.
+- [CQL]    Kumar et al. 2020 (arXiv 2006.04779): CQL(H), 10 sampled actions, temperature 1.
+- [OMAR]   Pan et al. 2022 (arXiv 2111.11188) and its public code (github.com/ling-pan/OMAR,
+           ``main.py``, ``algorithms/maddpg.py``): on MPE lr 0.01, hidden 64x2, batch 1024, gamma 0.95,
+           tau 0.01, grad-norm clip 0.5, actor L2 1e-3, CQL with 10 uniform actions only, search with
+           3 iterations x 10 samples, mu 0, sigma 2, softmax-weighted update; on HalfCheetah lr 3e-4,
+           hidden 256x2, batch 256, gamma 0.99, tau 0.005, CQL with uniform + current/next policy
+           actions (Gaussian noise 0.2), search with 2 iterations x 20 samples, top-5 elites.
+Where a paper is silent (e.g. MA-TD3+BC on MPE) the family's OMAR network settings are used with the
+algorithm's own paper values. Differences from the sources (no input BatchNorm, actions on [-1, 1] with
+5-D MPE actions) are discussed in chapter 05.
+Explained in chapter 05 (conservatism).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from dom2lite.critics.twin_q import CRITIC_INPUTS, LAYOUTS
+from dom2lite.errors import ConfigError
+
+FAMILIES = ("mpe", "halfcheetah")
+TASK_FAMILY = {"spread": "mpe", "tag": "mpe", "world": "mpe", "halfcheetah": "halfcheetah"}
+QUALITIES = ("random", "medium-replay", "medium", "expert")
+
+
+def _positive(cfg, *names: str) -> None:
+    for name in names:
+        if not getattr(cfg, name) > 0:
+            raise ConfigError(name, f"must be > 0, got {getattr(cfg, name)!r}")
+
+
+@dataclass(frozen=True)
+class AlgoConfig:
+    """Fields every offline algorithm has (networks, optimiser, seed)."""
+
+    seed: int = 0
+    """Seeds the algorithm's network initialisation and its own ``torch.Generator`` (all its noise)."""
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden sizes of every per-agent network (actor and critics)."""
+    activation: str = "relu"
+    """Hidden activation: relu | mish | silu | tanh."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the actors."""
+    batch_size: int = 256
+    """Joint transitions per gradient step (recorded here; the training loop draws batches of this size)."""
+    grad_clip: float = 0.0
+    """Per-agent gradient-norm clip (each agent's parameters clipped on their own); 0 disables."""
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            raise ConfigError("hidden", f"needs at least one positive size, got {self.hidden}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) or self.seed < 0:
+            raise ConfigError("seed", f"must be a non-negative integer, got {self.seed!r}")
+        if self.activation not in ("relu", "mish", "silu", "tanh"):
+            raise ConfigError("activation", f"unknown activation {self.activation!r}")
+        _positive(self, "actor_lr", "batch_size")
+        if self.grad_clip < 0:
+            raise ConfigError("grad_clip", f"must be >= 0, got {self.grad_clip}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+
+@dataclass(frozen=True)
+class BCConfig(AlgoConfig):
+    """Behaviour cloning: a deterministic actor regressed on the data-set actions (mean squared error)."""
+
+
+@dataclass(frozen=True)
+class ActorCriticConfig(AlgoConfig):
+    """A deterministic actor with twin critics and target networks (the TD3 family)."""
+
+    critic_lr: float = 3e-4
+    """Adam learning rate of the critics."""
+    gamma: float = 0.99
+    """Discount factor."""
+    tau: float = 0.005
+    """Polyak rate of the target actor and critics."""
+    critic_input: str = "local"
+    """What agent j's critic sees: local (o_j, a_j) | state (s, a_j) | joint (all o, all a)."""
+    twin_layout: str = "stacked"
+    """Both Q heads of all agents in one AgentMLP ("stacked") or two ("separate"); same maths."""
+    policy_noise: float = 0.0
+    """Target-policy smoothing noise std on the target action (TD3); 0 = none."""
+    noise_clip: float = 0.5
+    """The smoothing noise is clipped to [-noise_clip, noise_clip]."""
+    policy_delay: int = 1
+    """Critic updates per actor and target update (TD3 uses 2)."""
+    act_reg: float = 0.0
+    """Weight of mean(a^2) on the actor's (pre-mask) actions; OMAR's code uses 1e-3."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        _positive(self, "critic_lr", "policy_delay")
+        if not 0.0 < self.gamma < 1.0:
+            raise ConfigError("gamma", f"must be in (0, 1), got {self.gamma}")
+        if not 0.0 < self.tau <= 1.0:
+            raise ConfigError("tau", f"must be in (0, 1], got {self.tau}")
+        if self.critic_input not in CRITIC_INPUTS:
+            raise ConfigError("critic_input", f"unknown value {self.critic_input!r}; choose from {CRITIC_INPUTS}")
+        if self.twin_layout not in LAYOUTS:
+            raise ConfigError("twin_layout", f"unknown value {self.twin_layout!r}; choose from {LAYOUTS}")
+        for name in ("policy_noise", "noise_clip", "act_reg"):
+            if getattr(self, name) < 0:
+                raise ConfigError(name, f"must be >= 0, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class TD3BCConfig(ActorCriticConfig):
+    """MA-TD3+BC: per agent, actor loss ``-lambda Q(o, pi(o)) + (pi(o) - a)^2``, ``lambda = alpha / mean|Q|``."""
+
+    bc_alpha: float = 2.5
+    """alpha of TD3+BC: the weight of the normalised Q term against behaviour cloning."""
+    policy_noise: float = 0.2
+    noise_clip: float = 0.5
+    policy_delay: int = 2
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.bc_alpha < 0:
+            raise ConfigError("bc_alpha", f"must be >= 0, got {self.bc_alpha}")
+
+
+@dataclass(frozen=True)
+class CQLConfig(ActorCriticConfig):
+    """MA-CQL: TD3-style deterministic actors with CQL(H)-regularised twin critics (OMAR's baseline)."""
+
+    cql_alpha: float = 1.0
+    """Weight of the CQL(H) penalty in each critic's loss (beta in DOM2's notation)."""
+    cql_n_actions: int = 10
+    """Sampled actions per state and agent for each proposal (uniform; and policy ones if enabled):
+    the main cost knob: the critic runs on 1 + K (or 1 + 3K) actions per transition."""
+    cql_temp: float = 1.0
+    """Temperature T of the soft maximum T log ∫ exp(Q/T) da."""
+    cql_policy_actions: bool = True
+    """Also sample noisy current-policy actions at o and o' (CQL, OMAR on HalfCheetah); MPE OMAR: off."""
+    cql_policy_sigma: float = 0.2
+    """Std of the Gaussian noise that turns the deterministic policy action into a proposal."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        _positive(self, "cql_n_actions", "cql_temp", "cql_policy_sigma")
+        if self.cql_alpha < 0:
+            raise ConfigError("cql_alpha", f"must be >= 0, got {self.cql_alpha}")
+
+
+@dataclass(frozen=True)
+class OMARConfig(CQLConfig):
+    """OMAR: MA-CQL critics; actor loss ``omar_coe * |pi(o) - a_hat|^2 - (1 - omar_coe) Q(o, pi(o))``, where
+    ``a_hat`` is the better (by Q) of the policy action and the best action of a zeroth-order search."""
+
+    omar_coe: float = 0.7
+    """Weight of the regression toward the searched action (1 - it weights the Q term)."""
+    omar_iters: int = 3
+    """Iterations of the zeroth-order (CEM-like) search."""
+    omar_n_samples: int = 10
+    """Actions sampled per iteration, state and agent."""
+    omar_n_elites: int = 5
+    """Elites kept per iteration (``omar_update="elites"`` only)."""
+    omar_mu: float = 0.0
+    """Initial mean of the search distribution (on the [-1, 1] action scale)."""
+    omar_sigma: float = 2.0
+    """Initial std of the search distribution (samples are clipped to [-1, 1])."""
+    omar_update: str = "softmax"
+    """How the search refits mean and std: "softmax" (Q-softmax-weighted mean, OMAR on MPE) or
+    "elites" (mean/std of the top ``omar_n_elites``, kept across iterations; OMAR on HalfCheetah)."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0.0 <= self.omar_coe <= 1.0:
+            raise ConfigError("omar_coe", f"must be in [0, 1], got {self.omar_coe}")
+        _positive(self, "omar_iters", "omar_n_samples", "omar_n_elites", "omar_sigma")
+        if self.omar_n_elites > self.omar_n_samples:
+            raise ConfigError("omar_n_elites", f"{self.omar_n_elites} > omar_n_samples={self.omar_n_samples}")
+        if self.omar_update not in ("softmax", "elites"):
+            raise ConfigError("omar_update", f"unknown value {self.omar_update!r}; choose softmax | elites")
+
+
+# ------------------------------------------------------------------------------------------ presets
+_MPE_NETS = dict(  # [OMAR] code, MPE: lr 0.01, hidden 64, batch 1024, gamma 0.95, tau 0.01, clip 0.5
+    hidden=(64, 64), actor_lr=0.01, batch_size=1024, grad_clip=0.5,
+)
+_MPE_AC = dict(_MPE_NETS, critic_lr=0.01, gamma=0.95, tau=0.01)
+_HC_NETS = dict(  # [OMAR] code, HalfCheetah (also [TD3+BC]): lr 3e-4, hidden 256, batch 256
+    hidden=(256, 256), actor_lr=3e-4, batch_size=256,
+)
+_HC_AC = dict(_HC_NETS, critic_lr=3e-4, gamma=0.99, tau=0.005)
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "mpe": {
+        "bc": dict(_MPE_NETS),
+        # [TD3+BC] algorithm values on [OMAR]'s MPE networks (no MPE values in the TD3+BC paper)
+        "td3bc": dict(_MPE_AC, bc_alpha=2.5, policy_noise=0.2, noise_clip=0.5, policy_delay=2),
+        # [OMAR] code: MA-CQL = TD3 agents, no target smoothing or delay, actor L2 1e-3, CQL on 10 uniform
+        # actions only, temperature 1; cql_alpha per data set in PER_DATASET (default arg 1.0)
+        "cql": dict(_MPE_AC, act_reg=1e-3, cql_n_actions=10, cql_temp=1.0, cql_policy_actions=False,
+                    cql_alpha=1.0),
+        # [OMAR] code, MPE: 3 iterations x 10 samples, mu 0, sigma 2, softmax-weighted refit
+        "omar": dict(_MPE_AC, act_reg=1e-3, cql_n_actions=10, cql_temp=1.0, cql_policy_actions=False,
+                     cql_alpha=1.0, omar_iters=3, omar_n_samples=10, omar_n_elites=10, omar_mu=0.0,
+                     omar_sigma=2.0, omar_update="softmax", omar_coe=1.0),
+    },
+    "halfcheetah": {
+        "bc": dict(_HC_NETS),
+        # [TD3+BC] paper values
+        "td3bc": dict(_HC_AC, bc_alpha=2.5, policy_noise=0.2, noise_clip=0.5, policy_delay=2),
+        # [OMAR] code, HalfCheetah: CQL with uniform + noisy current/next policy actions (noise 0.2),
+        # 10 each; [CQL] temperature 1
+        "cql": dict(_HC_AC, act_reg=1e-3, cql_n_actions=10, cql_temp=1.0, cql_policy_actions=True,
+                    cql_policy_sigma=0.2, cql_alpha=1.0),
+        # [OMAR] code, HalfCheetah: 2 iterations x 20 samples, top-5 elites carried over, mu 0, sigma 2
+        "omar": dict(_HC_AC, act_reg=1e-3, cql_n_actions=10, cql_temp=1.0, cql_policy_actions=True,
+                     cql_policy_sigma=0.2, cql_alpha=1.0, omar_iters=2, omar_n_samples=20, omar_n_elites=5,
+                     omar_mu=0.0, omar_sigma=2.0, omar_update="elites", omar_coe=1.0),
+    },
+}
+
+# [OMAR] code (``env_config_map`` in algorithms/maddpg.py): (omar_coe, cql_alpha) per task and data set.
+# cql_alpha applies to MA-CQL and OMAR; omar_coe to OMAR only.
+PER_DATASET: dict[tuple[str, str], dict[str, float]] = {
+    ("spread", "random"): dict(omar_coe=1.0, cql_alpha=0.5),
+    ("spread", "medium-replay"): dict(omar_coe=1.0, cql_alpha=1.0),
+    ("spread", "medium"): dict(omar_coe=1.0, cql_alpha=5.0),
+    ("spread", "expert"): dict(omar_coe=1.0, cql_alpha=5.0),
+    ("tag", "random"): dict(omar_coe=0.9, cql_alpha=0.5),
+    ("tag", "medium-replay"): dict(omar_coe=0.9, cql_alpha=0.5),
+    ("tag", "medium"): dict(omar_coe=0.7, cql_alpha=5.0),
+    ("tag", "expert"): dict(omar_coe=0.9, cql_alpha=5.0),
+    ("world", "random"): dict(omar_coe=1.0, cql_alpha=0.5),
+    ("world", "medium-replay"): dict(omar_coe=0.7, cql_alpha=1.0),
+    ("world", "medium"): dict(omar_coe=0.1, cql_alpha=0.5),
+    ("world", "expert"): dict(omar_coe=0.9, cql_alpha=5.0),
+    ("halfcheetah", "random"): dict(omar_coe=1.0, cql_alpha=1.0),
+    ("halfcheetah", "medium-replay"): dict(omar_coe=0.9, cql_alpha=5.0),
+    ("halfcheetah", "medium"): dict(omar_coe=0.7, cql_alpha=1.0),
+    ("halfcheetah", "expert"): dict(omar_coe=0.5, cql_alpha=5.0),
+}
+
+
+def task_family(task: str) -> str:
+    """``"mpe"`` or ``"halfcheetah"`` for a task name (a family name is returned as is)."""
+    if task in FAMILIES:
+        return task
+    try:
+        return TASK_FAMILY[task]
+    except KeyError:
+        raise ConfigError("task", f"unknown task {task!r}; choose from {sorted(TASK_FAMILY)} or {FAMILIES}") from None
+
+
+def build_config(config_class: type, values: dict[str, Any]) -> Any:
+    """``config_class(**values)``, with an unknown key reported as ``ConfigError`` naming it."""
+    known = {f.name for f in fields(config_class)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(key, f"not a field of {config_class.__name__}; fields: {sorted(known)}")
+    return config_class(**values)
+
+
+def resolve_config(
+    config_class: type, algo: str, task: str | None = None, quality: str | None = None, **overrides
+) -> Any:
+    """Defaults < ``PRESETS[family][algo]`` < ``PER_DATASET[(task, quality)]`` < ``overrides``."""
+    values: dict[str, Any] = {}
+    if task is not None:
+        values.update(PRESETS[task_family(task)].get(algo, {}))
+        if quality is not None:
+            if quality not in QUALITIES:
+                raise ConfigError("quality", f"unknown quality {quality!r}; choose from {QUALITIES}")
+            if task in TASK_FAMILY:
+                known = {f.name for f in fields(config_class)}
+                per = PER_DATASET.get((task, quality), {})
+                values.update({k: v for k, v in per.items() if k in known})
+    elif quality is not None:
+        raise ConfigError("quality", "a quality needs a task")
+    values.update(overrides)
+    return build_config(config_class, values)
+
+
+def replace_config(config: Any, **changes) -> Any:
+    """``dataclasses.replace`` with unknown keys reported as ``ConfigError``."""
+    known = {f.name for f in fields(config)}
+    for key in changes:
+        if key not in known:
+            raise ConfigError(key, f"not a field of {type(config).__name__}")
+    return dataclasses.replace(config, **changes)

@@ -1,0 +1,52 @@
+"""MA-CQL: CQL(H)-regularised twin critics per agent with TD3-style deterministic actors.
+
+This is the MA-CQL baseline of OMAR (and of DOM2's tables): every agent's critics get
+
+    cql_alpha * ( soft-max of Q over actions  -  Q(o, a_data) )
+
+on top of the TD loss (:mod:`dom2lite.critics.cql`), estimated from ``cql_n_actions`` uniform actions
+and, with ``cql_policy_actions``, as many noisy current-policy actions at o and at o'. All sampled
+actions of all agents are scored in one batched critic call ``[M * B, n, in]``; with the ``joint``
+critic input the other agents' slots hold their data-set actions. The actor maximises ``Q_1``.
+Explained in chapter 05 (conservatism).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from dom2lite.algos.actor_critic import ActorCritic
+from dom2lite.algos.config import CQLConfig
+from dom2lite.critics.cql import cql_penalty, uniform_log_density
+from dom2lite.critics.cql_samples import sample_noisy_actions, sample_uniform_actions
+
+
+class MACQL(ActorCritic):
+    name = "cql"
+    config_class = CQLConfig
+
+    def critic_penalty(self, batch, q1, q2):
+        cfg = self.config
+        if cfg.cql_alpha == 0:
+            return torch.zeros(self.n_agents, device=self.device), {}
+        k, b = cfg.cql_n_actions, batch.size
+        acts = [sample_uniform_actions(k, b, self.act_mask, self.generator)]  # [K, B, n, A]
+        log_p = {}
+        if cfg.cql_policy_actions:
+            with torch.no_grad():
+                pi, pi_next = self.actor(batch.obs), self.actor(batch.next_obs)  # [B, n, A]
+            for key, a in (("pi", pi), ("pi_next", pi_next)):
+                noisy, log_p[key] = sample_noisy_actions(a, k, cfg.cql_policy_sigma, self.act_mask, self.generator)
+                acts.append(noisy)
+        q1s, q2s = self.critic.many(batch.obs, torch.cat(acts, 0), batch.state, others=batch.act)  # [M, B, n]
+        log_p_rand = uniform_log_density(self.act_mask)  # [n]
+
+        def penalty(q_data, qs):
+            groups = qs.split(k, dim=0)  # K each: random, (policy at o, policy at o')
+            extra = {}
+            if cfg.cql_policy_actions:
+                extra = dict(q_pi=groups[1], log_p_pi=log_p["pi"], q_pi_next=groups[2], log_p_pi_next=log_p["pi_next"])
+            return cql_penalty(q_data, groups[0], log_p_rand, temperature=cfg.cql_temp, **extra)  # [n]
+
+        pen = penalty(q1, q1s) + penalty(q2, q2s)  # [n]
+        return cfg.cql_alpha * pen, {"cql_penalty": pen.detach().mean() / 2, "q_rand_mean": q1s[:k].detach().mean()}

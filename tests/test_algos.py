@@ -1,0 +1,286 @@
+"""The algorithm harness every offline algorithm goes through (d3rlpy-style), plus configs and pieces.
+
+For each registered algorithm: a few updates on a tiny synthetic data set give finite float metrics;
+actions have the right shape, lie in [-1, 1] with padded dims exactly 0, and depend on the agent's own
+observation only; save -> load into a differently seeded instance gives identical actions and an
+identical next update; same seed -> identical weights, other seed -> different ones.
+Algorithms registered but not importable yet (DOM2 before chapter 07 lands) are skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from dom2lite.algos import ALGOS, algo_class, canonical_name, config_for, make_algo
+from dom2lite.algos.zeroth_order import zeroth_order_search
+from dom2lite.data.batch import Batch
+from dom2lite.errors import CheckpointError, ConfigError
+
+N, O, A, S, B = 3, 6, 4, 10, 16
+MASK = np.ones((N, A), dtype=bool)
+MASK[2, 2:] = False  # agent 2 has a smaller action space (like world's lead adversary vs the others)
+SPEC = types.SimpleNamespace(n_agents=N, obs_dim=O, act_dim=A, state_dim=S, act_mask=MASK)
+
+# Tiny sizes for the harness, applied to whichever of these fields an algorithm's config has.
+TINY = dict(hidden=(16, 16), cql_n_actions=3, omar_n_samples=4, omar_n_elites=2, omar_iters=2,
+            n_diffusion_steps=2, batch_size=B, policy_delay=2)
+
+
+def make_batch(seed: int) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    mask = torch.as_tensor(MASK, dtype=torch.float32)
+    return Batch(
+        obs=torch.randn(B, N, O, generator=g),
+        act=(torch.rand(B, N, A, generator=g) * 2 - 1) * mask,
+        rew=torch.randn(B, N, generator=g),
+        next_obs=torch.randn(B, N, O, generator=g),
+        state=torch.randn(B, S, generator=g),
+        next_state=torch.randn(B, S, generator=g),
+        terminated=(torch.rand(B, generator=g) < 0.2).float(),
+    )
+
+
+def available():
+    names = []
+    for name in ALGOS:
+        try:
+            algo_class(name)
+        except ConfigError:
+            names.append(pytest.param(name, marks=pytest.mark.skip(reason=f"{name} not importable yet")))
+            continue
+        names.append(name)
+    return names
+
+
+def tiny(name: str, seed: int = 0, **extra):
+    cls = algo_class(name)
+    known = {f.name for f in dataclasses.fields(cls.config_class)}
+    values = {k: v for k, v in {**TINY, **extra}.items() if k in known}
+    return make_algo(name, SPEC, config_for(name, "spread", seed=seed, **values), device="cpu")
+
+
+def params(algo) -> torch.Tensor:
+    """Every parameter, target copies included (they are submodules)."""
+    return torch.cat([p.detach().flatten() for p in algo.parameters()])
+
+
+def roundtrip(state):
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+@pytest.mark.parametrize("name", available())
+def test_harness(name):
+    algo = tiny(name)
+    before = params(algo)
+    for step in range(3):
+        metrics = algo.update(make_batch(step))
+        assert metrics and all(type(v) is float and np.isfinite(v) for v in metrics.values()), metrics
+    if any(k.startswith("q_") for k in metrics):
+        assert metrics["q_min"] <= metrics["q_mean"] <= metrics["q_max"]
+    assert not torch.equal(params(algo), before)
+
+    obs = make_batch(10).obs
+    act = algo.act(obs)
+    assert act.shape == (B, N, A) and act.dtype == torch.float32
+    assert act.abs().max() <= 1.0
+    assert torch.equal(act[:, 2, 2:], torch.zeros(B, 2))  # padded dims exactly 0
+    assert algo.act(obs[0]).shape == (1, N, A)  # a single joint observation
+    with pytest.raises(ValueError, match="expects obs"):
+        algo.act(torch.zeros(B, N, O + 1))
+
+    # decentralised execution: agent 0's action ignores the other agents' observations
+    obs2 = obs.clone()
+    obs2[:, 1:] = torch.randn(B, N - 1, O)
+    assert torch.equal(algo.act(obs2)[:, 0], act[:, 0])
+
+    # save -> load into a fresh instance built from another seed: identical actions and next update
+    state = roundtrip(algo.state_dict())
+    clone = tiny(name, seed=123)
+    assert not torch.equal(clone.act(obs), act)
+    clone.load_state_dict(state)
+    assert torch.equal(clone.act(obs), act)
+    m1, m2 = algo.update(make_batch(5)), clone.update(make_batch(5))
+    assert m1 == m2 and torch.equal(params(algo), params(clone))
+    json.dumps(dataclasses.asdict(algo.config))  # the config goes into run folders
+
+
+@pytest.mark.parametrize("name", available())
+def test_same_seed_same_weights(name):
+    runs = []
+    for seed in (7, 7, 8):
+        torch.manual_seed(seed * 31)  # the global random state must not matter
+        algo = tiny(name, seed=seed)
+        for step in range(4):
+            algo.update(make_batch(step))
+        runs.append(params(algo))
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], runs[2])
+
+
+def test_state_of_another_algorithm_is_refused():
+    with pytest.raises(CheckpointError, match="algo"):
+        tiny("omar").load_state_dict(tiny("cql").state_dict())
+
+
+@pytest.mark.parametrize("critic_input", ["local", "state", "joint"])
+@pytest.mark.parametrize("policy_actions", [False, True])
+def test_cql_runs_with_every_critic_input(critic_input, policy_actions):
+    algo = tiny("cql", critic_input=critic_input, cql_policy_actions=policy_actions, twin_layout="separate")
+    for step in range(2):
+        metrics = algo.update(make_batch(step))
+    assert np.isfinite(metrics["cql_penalty"]) and np.isfinite(metrics["actor_loss"])
+
+
+def test_cql_pushes_random_action_q_below_data_q():
+    # One fixed batch, zero rewards, terminal: the TD part pulls Q toward 0 everywhere it is fitted;
+    # the CQL part must make unseen (random) actions look worse than the data actions.
+    batch = make_batch(0)
+    batch = dataclasses.replace(batch, rew=torch.zeros(B, N), terminated=torch.ones(B))
+    algo = tiny("cql", cql_alpha=1.0, cql_n_actions=8, policy_delay=1)
+    for _ in range(60):
+        metrics = algo.update(batch)
+    assert metrics["q_rand_mean"] < metrics["q_mean"] - 0.5
+
+
+def test_bc_learns_a_mapping():
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(O, A, generator=g) * 0.3
+    obs = torch.randn(64, N, O, generator=g)
+    act = torch.tanh(obs @ w) * torch.as_tensor(MASK, dtype=torch.float32)
+    batch = Batch(obs, act, torch.zeros(64, N), obs, torch.zeros(64, S), torch.zeros(64, S), torch.zeros(64))
+    algo = make_algo("bc", SPEC, config_for("bc", "halfcheetah", hidden=(32, 32), actor_lr=3e-3), "cpu")
+    first = algo.update(batch)["bc_loss"]
+    for _ in range(150):
+        last = algo.update(batch)["bc_loss"]
+    assert last < 0.1 * first
+
+
+def test_td3bc_delays_actor_and_normalises_q():
+    algo = tiny("td3bc")
+    m1 = algo.update(make_batch(0))
+    assert "actor_loss" not in m1  # policy_delay 2: no actor step yet
+    m2 = algo.update(make_batch(1))
+    assert "actor_loss" in m2 and m2["lambda"] > 0
+
+
+@pytest.mark.parametrize("update", ["softmax", "elites"])
+def test_zeroth_order_search_finds_the_peak(update):
+    peak = torch.tensor([0.6, -0.3, 0.2, 0.0])  # agent 2 has 2 real dims; the padded ones stay 0
+    mask = torch.as_tensor(MASK)
+
+    def q_fn(cand):  # [S, B, n, A] -> [S, B, n]
+        return -((cand - peak * mask) ** 2).sum(-1) * 10.0
+
+    def search(iters):
+        g = torch.Generator().manual_seed(0)
+        return zeroth_order_search(q_fn, torch.zeros(5, N, A), 1.0, mask, iters=iters, n_samples=200,
+                                   n_elites=10, update=update, generator=g)
+
+    start_q = q_fn(torch.zeros(1, 5, N, A))[0]  # Q at the initial mean: about -4.9 for agents 0, 1
+    one, one_q = search(1)
+    best, best_q = search(6)
+    assert best.shape == (5, N, A) and best_q.shape == (5, N)
+    assert torch.equal(best[:, 2, 2:], torch.zeros(5, 2))  # padded dims stay 0
+    assert torch.allclose(best_q, q_fn(best.unsqueeze(0))[0])  # the reported Q is the action's Q
+    assert best_q.mean() > one_q.mean() > start_q.mean()  # iterating refines the search
+    # the elite (CEM) refit contracts onto the peak; the softmax refit keeps a wide spread (OMAR on MPE)
+    tol = 0.05 if update == "elites" else 0.3
+    assert (best - peak * mask).abs().max() < tol
+
+
+def test_omar_loss_mixes_regression_and_q():
+    # omar_coe = 1: the actor loss is the regression toward the searched action alone
+    algo = tiny("omar", omar_coe=1.0, policy_delay=1, act_reg=0.0, omar_n_samples=16)
+    metrics = algo.update(make_batch(0))
+    assert metrics["actor_loss"] == pytest.approx(metrics["omar_mimic"], rel=1e-6)
+    assert 0.0 <= metrics["omar_search_better"] <= 1.0
+    # omar_coe = 0 (and no CQL): exactly MA-CQL's update; the search only draws numbers nobody uses
+    runs = []
+    for name, extra in (("omar", dict(omar_coe=0.0)), ("cql", {})):
+        algo = tiny(name, cql_alpha=0.0, policy_delay=1, **extra)
+        for step in range(3):
+            algo.update(make_batch(step))
+        runs.append(params(algo))
+    assert torch.equal(runs[0], runs[1])
+
+
+# ---------------------------------------------------------------------------------------- configs
+def test_presets_per_dataset_and_overrides():
+    cfg = config_for("omar", "tag", "medium")
+    assert (cfg.hidden, cfg.gamma, cfg.actor_lr, cfg.batch_size) == ((64, 64), 0.95, 0.01, 1024)
+    assert (cfg.omar_coe, cfg.cql_alpha, cfg.omar_update, cfg.cql_policy_actions) == (0.7, 5.0, "softmax", False)
+    hc = config_for("MA-CQL", "halfcheetah", "expert", seed=4)
+    assert (hc.cql_alpha, hc.gamma, hc.cql_policy_actions, hc.seed) == (5.0, 0.99, True, 4)
+    assert not hasattr(hc, "omar_coe")
+    assert config_for("ma-td3+bc", "world").bc_alpha == 2.5
+    assert config_for("omar", "spread", "random", cql_alpha=2.0).cql_alpha == 2.0  # overrides win
+    assert canonical_name("MA-TD3+BC") == "td3bc" and canonical_name("OMAR") == "omar"
+
+
+@pytest.mark.parametrize("bad, field", [
+    (dict(not_a_field=1), "not_a_field"),
+    (dict(gamma=1.5), "gamma"),
+    (dict(critic_input="global"), "critic_input"),
+    (dict(omar_n_elites=50), "omar_n_elites"),
+    (dict(hidden=()), "hidden"),
+    (dict(cql_alpha=-1.0), "cql_alpha"),
+])
+def test_bad_config_names_the_field(bad, field):
+    with pytest.raises(ConfigError) as info:
+        config_for("omar", "spread", **bad)
+    assert info.value.field == field
+
+
+def test_unknown_names_and_specs():
+    with pytest.raises(ConfigError, match="algo"):
+        make_algo("sac", SPEC)
+    with pytest.raises(ConfigError, match="task"):
+        config_for("cql", "hopper")
+    with pytest.raises(ConfigError, match="quality"):
+        config_for("cql", "spread", "great")
+    bad_spec = types.SimpleNamespace(**{**vars(SPEC), "act_mask": np.ones((N, A + 1), bool)})
+    with pytest.raises(ConfigError, match="act_mask"):
+        make_algo("bc", bad_spec)
+    algo = make_algo("bc", SPEC, {"hidden": [8], "seed": 2}, "cpu")  # a dict config, as read from JSON
+    assert algo.config.hidden == (8,) and algo.config.seed == 2
+
+
+class BatchSampler:
+    """Synthetic batches from its own generator (stands in for the data-set sampler)."""
+
+    def __init__(self, seed: int):
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def sample(self, batch_size: int) -> Batch:
+        return make_batch(int(torch.randint(0, 10_000, (1,), generator=self.gen)))
+
+    def state_dict(self):
+        return {"gen": self.gen.get_state()}
+
+    def load_state_dict(self, state):
+        self.gen.set_state(state["gen"])
+
+
+@pytest.mark.parametrize("name", ["td3bc", "omar"])
+def test_training_loop_in_pieces_is_bit_identical(name, tmp_path):
+    from dom2lite.train.trainer import FitSchedule, fit
+
+    schedule = FitSchedule(steps=6, log_every=1, eval_every=100, checkpoint_every=100)
+    whole = tiny(name)
+    log_whole = fit(whole, BatchSampler(0), B, schedule, tmp_path / "whole", progress=False)
+    first = tiny(name)
+    fit(first, BatchSampler(0), B, schedule, tmp_path / "pieces", progress=False, stop_after=2)
+    second = tiny(name, seed=99)  # a new process: everything must come from the checkpoint
+    log_pieces = fit(second, BatchSampler(5), B, schedule, tmp_path / "pieces", progress=False)
+    assert torch.equal(params(whole), params(second))
+    assert log_whole == log_pieces
