@@ -35,7 +35,7 @@ def save_snapshot(path: str | Path, actor: AgentMLP, act_mask: np.ndarray, **met
     body = {
         "format": SNAPSHOT_FORMAT, "version": SNAPSHOT_VERSION,
         "n_agents": actor.n_agents, "obs_dim": actor.in_dim, "act_dim": actor.out_dim,
-        "act_mask": torch.as_tensor(np.asarray(act_mask, dtype=bool)),
+        "act_mask": torch.tensor(np.array(act_mask, dtype=bool)),
         "state_dict": {k: v.detach().to("cpu", torch.float32).clone() for k, v in actor.state_dict().items()},
         **meta,
     }
