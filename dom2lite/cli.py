@@ -15,7 +15,23 @@ import sys
 COMMAND_GROUPS: list[tuple[str, str]] = [
     ("dom2lite.data.cli", "register"),
     ("dom2lite.behaviour.cli", "register"),
+    ("dom2lite.train.cli", "register"),
 ]
+
+
+def parse_set(items: list[str] | None) -> dict:
+    """``--set`` values: ``["cql_alpha=5", "hidden=[64,64]", "critic_input=state"]`` -> a dict, each value
+    parsed as JSON where it parses (numbers, lists, booleans) and kept as a string otherwise."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise SystemExit(f"--set expects FIELD=VALUE, got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
 
 
 def _info(args: argparse.Namespace) -> int:

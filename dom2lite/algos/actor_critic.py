@@ -36,8 +36,7 @@ class ActorCritic(OfflineAlgorithm):
         super().__init__(spec, config, device)
         cfg = self.config
         with self.seeded_init():
-            self.actor = DeterministicActor(self.n_agents, self.obs_dim, self.act_dim, self.act_scale.cpu(),
-                                            cfg.hidden, cfg.activation)
+            self.actor = self.build_actor()
             self.critic = TwinQ(self.n_agents, self.obs_dim, self.act_dim, self.state_dim, cfg.critic_input,
                                 cfg.hidden, cfg.activation, cfg.twin_layout)
         self.actor_target = frozen_copy(self.actor)
@@ -49,6 +48,21 @@ class ActorCritic(OfflineAlgorithm):
         })
 
     # ------------------------------------------------------------------------------ hooks
+    def build_actor(self) -> torch.nn.Module:
+        """The actor network (called inside ``seeded_init``): here deterministic tanh actors."""
+        cfg = self.config
+        return DeterministicActor(self.n_agents, self.obs_dim, self.act_dim, self.act_scale.cpu(),
+                                  cfg.hidden, cfg.activation)
+
+    def policy(self, obs: torch.Tensor) -> torch.Tensor:
+        """The current policy's actions ``[B, n, A]`` at ``obs``, differentiable in the actor's parameters."""
+        return self.actor(obs)
+
+    def update_targets(self) -> None:
+        """Move the target actor and critics towards the online networks (after each actor update)."""
+        polyak_update(self.actor_target, self.actor, self.config.tau)
+        polyak_update(self.critic_target, self.critic, self.config.tau)
+
     def critic_penalty(self, batch, q1: torch.Tensor, q2: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """Regulariser added to the critic loss, per agent ``[n]``, and metrics (none here)."""
         return torch.zeros(self.n_agents, device=self.device), {}
@@ -98,7 +112,7 @@ class ActorCritic(OfflineAlgorithm):
 
         actor_metrics: dict[str, torch.Tensor] = {}  # only on steps that update the actor
         if self.updates % cfg.policy_delay == 0:
-            pi = self.actor(batch.obs)  # [B, n, A]
+            pi = self.policy(batch.obs)  # [B, n, A]
             a_loss, a_metrics = self.actor_loss(batch, pi)  # [n]
             a_opt = self.optimisers["actor"]
             a_opt.zero_grad(set_to_none=True)
@@ -106,8 +120,7 @@ class ActorCritic(OfflineAlgorithm):
             a_loss.sum().backward(inputs=actor_params)  # critic gradients are not accumulated
             a_norm = clip_grad_norm_per_agent(actor_params, self.n_agents, cfg.grad_clip)
             a_opt.step()
-            polyak_update(self.actor_target, self.actor, cfg.tau)
-            polyak_update(self.critic_target, self.critic, cfg.tau)
+            self.update_targets()
             actor_metrics = {"actor_loss": a_loss.detach().mean(), "actor_grad_norm": a_norm.mean(),
                                    **{k: v.detach() for k, v in a_metrics.items()}}
 

@@ -34,7 +34,7 @@ class MACQL(ActorCritic):
         log_p = {}
         if cfg.cql_policy_actions:
             with torch.no_grad():
-                pi, pi_next = self.actor(batch.obs), self.actor(batch.next_obs)  # [B, n, A]
+                pi, pi_next = self.policy(batch.obs), self.policy(batch.next_obs)  # [B, n, A]
             for key, a in (("pi", pi), ("pi_next", pi_next)):
                 noisy, log_p[key] = sample_noisy_actions(a, k, cfg.cql_policy_sigma, self.act_mask, self.generator)
                 acts.append(noisy)

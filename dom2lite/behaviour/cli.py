@@ -12,27 +12,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
 from dom2lite.behaviour.config import BEHAVIOUR_TASKS as TASK_CHOICES
 
 
 def _default_out() -> str:
-    return os.environ.get("DOM2LITE_RUNS", "runs")
+    from dom2lite.train.runs import default_runs_root
+
+    return str(default_runs_root())
 
 
 def _parse_set(items: list[str]) -> dict:
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise SystemExit(f"--set expects FIELD=VALUE, got {item!r}")
-        key, raw = item.split("=", 1)
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-        if key == "hidden":
-            out[key] = tuple(out[key]) if isinstance(out[key], list) else (int(out[key]),)
+    from dom2lite.cli import parse_set
+
+    out = parse_set(items)
+    if "hidden" in out:
+        out["hidden"] = tuple(out["hidden"]) if isinstance(out["hidden"], list) else (int(out["hidden"]),)
     return out
 
 

@@ -21,7 +21,11 @@ from dom2lite.io import atomic_write_json, atomic_write_text
 
 
 def default_runs_root() -> Path:
-    return Path(os.environ.get("DOM2LITE_RUNS", "runs"))
+    """``$DOM2LITE_RUNS``, else ``runs/`` beside ``data/`` (the checkout root, or the working directory)."""
+    from dom2lite.data.paths import default_data_dir
+
+    env = os.environ.get("DOM2LITE_RUNS", "").strip()
+    return Path(env).expanduser() if env else default_data_dir().parent / "runs"
 
 
 def new_run_dir(task: str, algo: str, seed: int, root: str | Path | None = None) -> Path:

@@ -1,0 +1,49 @@
+"""The data set a chapter needs, generated on first use from the shipped behaviour policies.
+
+A fresh clone holds no data (data sets are regenerated, never committed or downloaded). Chapters call
+``ensure_dataset("spread", "expert")``: the file is loaded when it exists and generated otherwise.
+Each profile has its own folder and sizes, so a small file never shadows a full-size one:
+
+- ``smoke``: ``<data dir>/smoke/``, a few dozen episodes (seconds to make);
+- ``book``: ``<data dir>/book/``, about 25k transitions per MPE data set (10 HalfCheetah episodes),
+  seconds to a minute each — a book-profile run of 3,000 steps x 256 samples still sees every
+  transition about 30 times;
+- ``full``: ``<data dir>/``, the documented defaults of :mod:`dom2lite.data.generate` (100k transitions;
+  ``python -m dom2lite data generate --all`` makes all 16 ahead of time).
+Explained in chapter 02 (the offline multi-agent setting).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dom2lite.data.paths import dataset_path, default_data_dir
+from dom2lite.profiles import Profile, current_profile
+
+EPISODES = {  # per profile; None = the defaults of dom2lite.data.generate
+    Profile.SMOKE: {"spread": 40, "tag": 40, "world": 24, "halfcheetah": 2},
+    Profile.BOOK: {"spread": 1000, "tag": 1000, "world": 400, "halfcheetah": 10},
+    Profile.FULL: None,
+}
+
+
+def profile_data_dir(profile: Profile | str | None = None, root: str | Path | None = None) -> Path:
+    """``<root>/smoke``, ``<root>/book`` or ``<root>`` by profile (root: ``default_data_dir()``)."""
+    root = Path(root) if root is not None else default_data_dir()
+    p = current_profile() if profile is None else Profile(profile)
+    return root if p is Profile.FULL else root / p.value
+
+
+def ensure_dataset(task: str, quality: str, seed: int = 0, profile: Profile | str | None = None,
+                   root: str | Path | None = None, progress: bool = True) -> Path:
+    """The path of the ``(task, quality, seed)`` data set of this profile, generating it if missing."""
+    from dom2lite.data.generate import generate_dataset
+
+    p = current_profile() if profile is None else Profile(profile)
+    folder = profile_data_dir(p, root)
+    path = dataset_path(task, quality, seed, folder)
+    if not path.is_file():
+        episodes = None if EPISODES[p] is None else EPISODES[p][task]
+        path = generate_dataset(task, quality, seed, episodes=episodes, out=folder, progress=progress,
+                                command=f"ensure_dataset({task!r}, {quality!r}, {seed}, profile={p.value!r})")
+    return path

@@ -1,0 +1,116 @@
+"""``python -m dom2lite train | evaluate | plot``: offline training runs from the command line.
+
+- ``train --task spread --algo dom2 --quality expert --seed 0``: a new run folder
+  ``runs/{task}__{algo}__{seed}__{time}/``; ``--run-dir DIR`` reopens one and continues it after an
+  interruption (same result as an uninterrupted run). Budgets come from the profile
+  (``DOM2LITE_PROFILE`` or ``--profile``); ``--steps``, ``--eval-every`` and ``--set FIELD=VALUE``
+  always win over presets.
+- ``evaluate RUN_DIR [--shift speed --strength 1.0] [--episodes 20]``: the final policy of a run on
+  the standard or a shifted environment; the result is printed and saved as ``eval_*.json`` in the run.
+- ``plot RUN_DIR... --out curves.png [--key eval/mean --key critic_loss]``: learning curves.
+Explained in chapter 07 (DOM2 end to end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+TASKS = ("spread", "tag", "world", "halfcheetah")
+QUALITIES = ("random", "medium-replay", "medium", "expert")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from dom2lite.cli import parse_set
+    from dom2lite.seeding import pin_threads
+    from dom2lite.train.experiment import train_run
+
+    pin_threads()
+    result = train_run(
+        args.task, args.algo, args.quality, args.seed, data_seed=args.data_seed, data_dir=args.data_dir,
+        data_fraction=args.data_fraction, augment=args.augment, overrides=parse_set(args.set),
+        steps=args.steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
+        checkpoint_every=args.checkpoint_every, profile=args.profile,
+        run_dir=args.run_dir, runs_root=args.runs_root, stop_after=args.stop_after,
+        progress=not args.no_progress, device=args.device, command=["python", "-m", "dom2lite", *sys.argv[1:]],
+    )
+    if result.finished and result.final_eval:
+        ev = result.final_eval
+        norm = "" if ev.get("eval/normalised_mean") is None else \
+            f", normalised {ev['eval/normalised_mean']:.1f} ± {ev['eval/normalised_std']:.1f}"
+        print(f"finished: final return {ev['eval/mean']:.2f} ± {ev['eval/std']:.2f}{norm}")
+    else:
+        print(f"paused; continue with: python -m dom2lite train ... --run-dir {result.run_dir}")
+    print(result.run_dir)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from dom2lite.io import atomic_write_json
+    from dom2lite.seeding import pin_threads
+    from dom2lite.train.restore import evaluate_run
+
+    pin_threads()
+    result = evaluate_run(args.run_dir, shift=args.shift, shift_strength=args.strength,
+                          n_episodes=args.episodes, device=args.device)
+    name = "eval_standard.json" if args.shift is None else f"eval_{args.shift}_{args.strength:g}.json"
+    out = {**result.as_dict(prefix=""), "returns": result.returns}
+    atomic_write_json(Path(args.run_dir) / name, out)
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dom2lite.train.curves import plot_runs
+
+    fig = plot_runs(args.run_dirs, keys=tuple(args.key or ["eval/mean"]))
+    fig.savefig(args.out, dpi=120)
+    print(args.out)
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``train``, ``evaluate`` and ``plot`` to the top-level sub-commands."""
+    t = subparsers.add_parser("train", help="train an offline algorithm (DOM2 or a baseline) on a data set",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("--task", choices=TASKS, required=True)
+    t.add_argument("--algo", required=True, help="dom2 | bc | td3bc | cql | omar (papers' spellings accepted)")
+    t.add_argument("--quality", choices=QUALITIES, default="expert")
+    t.add_argument("--seed", type=int, default=0, help="seeds the networks, the sampler and the algorithm's noise")
+    t.add_argument("--data-seed", type=int, default=0, help="which generated data set (default 0)")
+    t.add_argument("--data-dir", default=None,
+                   help="folder of the data sets (default: the profile's: data/smoke, data/book, data for full)")
+    t.add_argument("--data-fraction", type=float, default=1.0, help="train on this fraction of the episodes")
+    t.add_argument("--augment", action="store_true", help="trajectory-based data augmentation (chapter 06)")
+    t.add_argument("--steps", type=int, default=None, help="gradient steps (default: the profile's budget)")
+    t.add_argument("--eval-every", type=int, default=None)
+    t.add_argument("--eval-episodes", type=int, default=None)
+    t.add_argument("--checkpoint-every", type=int, default=None, help="gradient steps between checkpoints")
+    t.add_argument("--profile", choices=("smoke", "book", "full"), default=None,
+                   help="budget preset (default: $DOM2LITE_PROFILE or book)")
+    t.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override an algorithm config field")
+    t.add_argument("--run-dir", default=None, help="continue (or create) this run folder")
+    t.add_argument("--runs-root", default=None, help="where new run folders go (default: $DOM2LITE_RUNS or ./runs)")
+    t.add_argument("--stop-after", type=int, default=None, help="stop this piece after N steps (resumable)")
+    t.add_argument("--device", default=None, help="cpu | cuda | cuda:1 (default: CUDA when available)")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=_train)
+
+    e = subparsers.add_parser("evaluate", help="evaluate a run's final policy (standard or shifted environment)")
+    e.add_argument("run_dir")
+    e.add_argument("--shift", default=None, help="a shift name (see chapter 09); default: the standard env")
+    e.add_argument("--strength", type=float, default=1.0)
+    e.add_argument("--episodes", type=int, default=20)
+    e.add_argument("--device", default=None)
+    e.set_defaults(func=_evaluate)
+
+    p = subparsers.add_parser("plot", help="learning curves of one or more run folders")
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--key", action="append", help="metric to plot (repeatable; default eval/mean)")
+    p.add_argument("--out", default="curves.png")
+    p.set_defaults(func=_plot)

@@ -1,0 +1,71 @@
+"""Learning curves from run folders: read ``metrics.jsonl`` and plot any logged quantity against the step.
+
+``plot_runs([run_a, run_b], keys=("eval/mean", "critic_loss"))`` draws one panel per key and one line
+per run (runs that share task, algorithm and every setting but the seed are averaged, with a band of
+one standard deviation). Used by ``python -m dom2lite plot`` and by the chapters.
+Explained in chapter 07 (DOM2 end to end).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from dom2lite.train.runs import MetricsLog, read_config
+
+
+def series(run_dir: str | Path, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(steps, values)`` of ``key`` in a run's metrics (rows without the key are skipped)."""
+    rows = [r for r in MetricsLog(run_dir).read() if key in r]
+    return np.array([r["step"] for r in rows]), np.array([r[key] for r in rows], dtype=np.float64)
+
+
+def run_label(config: dict) -> str:
+    label = f"{config['algo']} ({config['task']}, {config['quality']})"
+    if config.get("augment"):
+        label += " +aug"
+    if config.get("data_fraction", 1.0) < 1.0:
+        label += f" {config['data_fraction']:.0%} data"
+    return label
+
+
+def group_by_setting(run_dirs) -> dict[str, list[Path]]:
+    """Runs that differ only in their seed share a label."""
+    groups: dict[str, list[Path]] = defaultdict(list)
+    for d in run_dirs:
+        groups[run_label(read_config(d))].append(Path(d))
+    return dict(groups)
+
+
+def plot_runs(run_dirs, keys=("eval/mean",), axes=None, reference: dict | None = None):
+    """One panel per key; mean ± std over seeds per setting. ``reference``: ``{"random": R, "expert": R}``
+    draws the data set's reference returns on ``eval/mean`` panels. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.3), squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    for ax, key in zip(axes, keys):
+        for label, dirs in group_by_setting(run_dirs).items():
+            curves = [series(d, key) for d in dirs]
+            n = min(len(s) for s, _ in curves)
+            if n == 0:
+                continue
+            steps = curves[0][0][:n]
+            values = np.stack([v[:n] for _, v in curves])  # [seeds, points]
+            mean, std = values.mean(0), values.std(0)
+            (line,) = ax.plot(steps, mean, label=f"{label} ×{len(dirs)}" if len(dirs) > 1 else label)
+            if len(dirs) > 1:
+                ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+        if reference and key == "eval/mean":
+            for name, style in (("random", ":"), ("expert", "--")):
+                ax.axhline(reference[name], color="grey", ls=style, lw=1, label=f"{name} (data card)")
+        ax.set_xlabel("gradient step")
+        ax.set_title(key)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

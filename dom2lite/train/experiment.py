@@ -1,0 +1,165 @@
+"""One offline training run, end to end: data set -> algorithm -> run folder -> final evaluation.
+
+``train_run(task, algo, quality, seed)`` is what ``python -m dom2lite train`` and the chapters call. It
+loads the data set (validated against its card), resolves the configuration (dataclass defaults <
+the papers' presets < the profile's budget < the caller's overrides), creates or reopens the run
+folder, and hands everything to :func:`dom2lite.train.trainer.fit`. Calling it again with the same
+``run_dir`` continues an interrupted run bit-identically; asking an existing folder for a different
+configuration is refused, so two runs never mix in one folder.
+
+Options every algorithm accepts: ``augment`` (trajectory-based augmentation, chapter 06: sampling
+weights from return thresholds), ``data_fraction`` (a random fraction of the episodes, for the data
+efficiency experiment), ``data_seed`` (which generated data set).
+Explained in chapter 07 (DOM2 end to end).
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dom2lite.errors import ConfigError
+from dom2lite.io import atomic_write_json
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    metrics: list[dict[str, Any]]
+    finished: bool
+    final_eval: dict[str, Any] | None
+    """The evaluation after the last step (the reported figure), once the run is finished."""
+
+
+def dataset_spec(dataset) -> types.SimpleNamespace:
+    """The sizes an algorithm is built from, read off a data set (no environment needed)."""
+    obs, act = dataset.obs, dataset.act  # [T, n, obs_dim], [T, n, act_dim]
+    return types.SimpleNamespace(task=dataset.task, n_agents=obs.shape[1], obs_dim=obs.shape[2],
+                                 act_dim=act.shape[2], state_dim=dataset.state.shape[1],
+                                 act_mask=np.asarray(dataset.act_mask, bool))
+
+
+def load_training_data(task: str, quality: str, data_seed: int = 0, data_dir=None, data_fraction: float = 1.0,
+                       fraction_seed: int = 0):
+    """The data set of ``(task, quality, data_seed)``, cut to ``data_fraction`` of its episodes."""
+    from dom2lite.data.dataset import OfflineDataset
+    from dom2lite.data.paths import dataset_path
+
+    path = dataset_path(task, quality, data_seed, data_dir)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} does not exist; generate it with: python -m dom2lite data generate --task {task} "
+            f"--quality {quality} --seed {data_seed} --out {path.parent}")
+    dataset = OfflineDataset.load(path)
+    card = dataset.card
+    if data_fraction < 1.0:
+        dataset = dataset.keep_fraction(data_fraction, seed=fraction_seed)
+    return dataset, card, path
+
+
+def resolve_run_config(algo: str, task: str, quality: str, seed: int, profile=None,
+                       overrides: dict[str, Any] | None = None):
+    """The algorithm config: defaults < presets < the profile's budget overrides < ``overrides``."""
+    from dom2lite.algos import algo_class, canonical_name, config_for
+    from dom2lite.train.presets import budget_for
+
+    budget = budget_for(task, profile)
+    known = {f.name for f in fields(algo_class(algo).config_class)}
+    narrowed = {k: v for k, v in budget.algo_overrides.items() if k in known}  # fields this algo has
+    values = {**narrowed, **(overrides or {}), "seed": seed}
+    return canonical_name(algo), config_for(algo, task, quality, **values), budget
+
+
+def _check_same_run(run_dir: Path, record: dict[str, Any]) -> None:
+    from dom2lite.train.runs import read_config
+
+    stored = read_config(run_dir)
+    for key in ("task", "algo", "quality", "data_seed", "data_fraction", "augment", "algo_config", "schedule"):
+        if stored.get(key) != record.get(key):
+            raise ConfigError(key, f"{run_dir} holds a run with {key}={stored.get(key)!r}, not {record.get(key)!r}; "
+                                   "use another --run-dir to start a new run")
+
+
+def train_run(
+    task: str,
+    algo: str,
+    quality: str = "expert",
+    seed: int = 0,
+    *,
+    data_seed: int = 0,
+    data_dir=None,
+    data_fraction: float = 1.0,
+    augment: bool = False,
+    overrides: dict[str, Any] | None = None,
+    steps: int | None = None,
+    eval_every: int | None = None,
+    eval_episodes: int | None = None,
+    checkpoint_every: int | None = None,
+    profile=None,
+    run_dir=None,
+    runs_root=None,
+    stop_after: int | None = None,
+    progress: bool = True,
+    device=None,
+    command: list[str] | str | None = None,
+) -> RunResult:
+    """Train ``algo`` on the ``(task, quality, data_seed)`` data set; resume when ``run_dir`` holds a run.
+
+    ``data_dir`` defaults to the profile's data folder (``data/smoke``, ``data/book``, ``data`` for full).
+    """
+    from dom2lite.algos import make_algo
+    from dom2lite.augment import augmentation_weights
+    from dom2lite.data.card import file_sha256
+    from dom2lite.data.sampler import TransitionSampler
+    from dom2lite.device import resolve_device
+    from dom2lite.provenance import provenance
+    from dom2lite.train.evaluate import evaluate
+    from dom2lite.train.runs import new_run_dir, write_config
+    from dom2lite.train.trainer import FitSchedule, fit
+
+    from dom2lite.data.ensure import profile_data_dir
+
+    name, config, budget = resolve_run_config(algo, task, quality, seed, profile, overrides)
+    data_dir = data_dir if data_dir is not None else profile_data_dir(profile)
+    schedule = FitSchedule(steps=steps or budget.steps, log_every=budget.log_every,
+                           eval_every=eval_every or budget.eval_every,
+                           checkpoint_every=checkpoint_every or min(budget.checkpoint_every, steps or budget.steps))
+    n_eval = eval_episodes or budget.eval_episodes
+    dataset, card, data_path = load_training_data(task, quality, data_seed, data_dir, data_fraction, seed)
+    record = {
+        "task": task, "algo": name, "quality": quality, "seed": seed, "data_seed": data_seed,
+        "data_fraction": data_fraction, "augment": augment, "algo_config": config.to_dict(),
+        "schedule": vars(schedule), "eval_episodes": n_eval,
+        "data": {"path": str(data_path), "sha256": card.get("sha256"), "episodes": dataset.n_episodes,
+                 "transitions": dataset.n_transitions},
+    }
+    run_dir = Path(run_dir) if run_dir is not None else new_run_dir(task, name, seed, runs_root)
+    if (run_dir / "config.json").is_file():
+        _check_same_run(run_dir, record)
+    else:
+        if card.get("sha256") != file_sha256(data_path):
+            raise ConfigError("data", f"{data_path} does not match the sha256 of its card")
+        write_config(run_dir, {**record, "provenance": provenance(command)})
+
+    device = resolve_device(device)
+    agent = make_algo(name, dataset_spec(dataset), config, device)
+    weights = None
+    if augment:
+        weights = augmentation_weights(dataset.episode_returns(), dataset.episode)
+    sampler = TransitionSampler(dataset, device, seed=seed, weights=weights)
+
+    def eval_fn(policy):
+        return evaluate(policy, task, n_episodes=n_eval, card=card, device=device).as_dict()
+
+    metrics = fit(agent, sampler, config.batch_size, schedule, run_dir, eval_fn, progress, stop_after)
+    last_step = max((m["step"] for m in metrics), default=0)
+    finished = last_step >= schedule.steps
+    final = None
+    if finished:
+        final = next((m for m in reversed(metrics) if "eval/mean" in m), None)
+        atomic_write_json(run_dir / "result.json", {"final_eval": final, "step": schedule.steps})
+    return RunResult(run_dir, metrics, finished, final)

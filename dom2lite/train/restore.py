@@ -1,0 +1,55 @@
+"""Bringing a trained policy back from its run folder, and evaluating it on standard or shifted tasks.
+
+``load_policy(run_dir)`` rebuilds the algorithm from ``config.json`` and loads the newest readable
+checkpoint (``weights_only=True``; a corrupt newest file falls back to the previous one). The policy
+reported is the final one, never the best one seen while training.
+Explained in chapter 07 (DOM2 end to end) and chapter 09 (shifted environments).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dom2lite.errors import CheckpointError
+
+
+def load_policy(run_dir: str | Path, device=None):
+    """The algorithm of ``run_dir`` with its newest checkpoint's weights (``eval()`` mode)."""
+    from dom2lite.algos import algo_class
+    from dom2lite.algos.config import build_config
+    from dom2lite.device import resolve_device
+    from dom2lite.envs import env_spec
+    from dom2lite.train.checkpoint import load_latest_checkpoint
+    from dom2lite.train.runs import read_config
+
+    cfg = read_config(run_dir)
+    cls = algo_class(cfg["algo"])
+    device = resolve_device(device)
+    algo = cls(env_spec(cfg["task"]), build_config(cls.config_class, cfg["algo_config"]), device)
+    ckpt = load_latest_checkpoint(run_dir, map_location=device)
+    if ckpt is None:
+        raise CheckpointError(run_dir, None, "the run folder holds no checkpoint yet")
+    algo.load_state_dict(ckpt["algo"])
+    algo.trained_steps = int(ckpt["step"])
+    return algo.eval()
+
+
+def run_card(run_dir: str | Path) -> dict | None:
+    """The card of the data set a run trained on (None when the file is gone)."""
+    from dom2lite.data.card import read_card
+    from dom2lite.data.paths import card_path
+    from dom2lite.train.runs import read_config
+
+    path = card_path(read_config(run_dir)["data"]["path"])
+    return read_card(path) if path.is_file() else None
+
+
+def evaluate_run(run_dir: str | Path, shift: str | None = None, shift_strength: float = 1.0,
+                 n_episodes: int = 20, seed: int = 10_000, device=None):
+    """Evaluate a run's final policy; normalised with its data set's reference returns when available."""
+    from dom2lite.train.evaluate import evaluate
+    from dom2lite.train.runs import read_config
+
+    algo = load_policy(run_dir, device)
+    return evaluate(algo, read_config(run_dir)["task"], n_episodes=n_episodes, seed=seed, shift=shift,
+                    shift_strength=shift_strength, card=run_card(run_dir), device=algo.device)
