@@ -13,7 +13,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-_ACTIVATIONS = {"mish": nn.Mish, "silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh}
+from dom2lite.nn.mish import Mish
+
+_ACTIVATIONS = {"mish": Mish, "silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh}
 
 
 def make_activation(name: str) -> nn.Module:

@@ -2,9 +2,9 @@
 
 The algorithms' hyper-parameters live in :mod:`dom2lite.algos.config` (the papers' values); this table
 only sizes a run to the machine. ``smoke`` runs in seconds (tests, ``pytest --nbval book``); ``book``
-is what one chapter trains on 2 CPU cores in a few minutes, with the networks narrowed so that a few
-thousand steps fit (the narrowing is part of the preset and recorded in every run's config.json);
-``full`` is the paper-sized budget for the command line and GPUs. The command line always wins:
+is what one chapter trains on 2 CPU cores in a minute or two per run, with the networks narrowed to
+OMAR's MPE width (64 x 2) so that 1,500 steps fit (the narrowing is part of the preset and recorded in
+every run's config.json); ``full`` is the paper-sized budget for the command line and GPUs. The command line always wins:
 ``--steps``, ``--eval-every`` and ``--set FIELD=VALUE`` override any entry here.
 Explained in chapter 07 (DOM2 end to end).
 """
@@ -35,10 +35,10 @@ _SMOKE = Budget(steps=30, eval_every=15, eval_episodes=2, log_every=5, checkpoin
 _BUDGETS: dict[Profile, dict[str, Budget]] = {
     Profile.SMOKE: {"mpe": _SMOKE, "halfcheetah": _SMOKE},
     Profile.BOOK: {
-        "mpe": Budget(steps=3_000, eval_every=500, eval_episodes=20, log_every=50, checkpoint_every=500,
-                      algo_overrides=dict(hidden=(128, 128), batch_size=256)),
-        "halfcheetah": Budget(steps=3_000, eval_every=1_000, eval_episodes=3, log_every=50,
-                              checkpoint_every=500, algo_overrides=dict(hidden=(128, 128), batch_size=256)),
+        "mpe": Budget(steps=1_500, eval_every=250, eval_episodes=20, log_every=25, checkpoint_every=500,
+                      algo_overrides=dict(hidden=(64, 64), batch_size=256)),
+        "halfcheetah": Budget(steps=1_500, eval_every=500, eval_episodes=3, log_every=25,
+                              checkpoint_every=500, algo_overrides=dict(hidden=(64, 64), batch_size=256)),
     },
     Profile.FULL: {  # OMAR and DOM2 train on the order of 1e5 steps per run
         "mpe": Budget(steps=100_000, eval_every=5_000, eval_episodes=20, log_every=500, checkpoint_every=5_000),
