@@ -155,7 +155,7 @@ def generate_dataset(
         episode=tr["episode"], obs_mask=np.asarray(spec.obs_mask, bool), act_mask=np.asarray(spec.act_mask, bool),
         task=task, quality=quality, seed=int(seed),
     )
-    return Path(dataset.save(dataset_path(task, quality, seed, out), card_extra=card_extra))
+    return Path(dataset.save(dataset_path(task, quality, seed, out), card_extra=card_extra, command=command))
 
 
 def generate_all(seed: int = 0, tasks=TASKS, qualities=QUALITIES, episodes: int | None = None,
