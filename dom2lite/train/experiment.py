@@ -69,7 +69,7 @@ def resolve_run_config(algo: str, task: str, quality: str, seed: int, profile=No
 
     budget = budget_for(task, profile)
     known = {f.name for f in fields(algo_class(algo).config_class)}
-    narrowed = {k: v for k, v in budget.algo_overrides.items() if k in known}  # fields this algo has
+    narrowed = {k: v for k, v in budget.overrides_for(canonical_name(algo)).items() if k in known}
     values = {**narrowed, **(overrides or {}), "seed": seed}
     return canonical_name(algo), config_for(algo, task, quality, **values), budget
 
