@@ -10,6 +10,9 @@ Each profile has its own folder and sizes, so a small file never shadows a full-
   transition about 30 times;
 - ``full``: ``<data dir>/``, the documented defaults of :mod:`dom2lite.data.generate` (100k transitions;
   ``python -m dom2lite data generate --all`` makes all 16 ahead of time).
+
+A file made from behaviour policies that are no longer the shipped ones (the card records each policy
+file's sha256 and the reference returns) is stale and is generated again.
 Explained in chapter 02 (the offline multi-agent setting).
 """
 
@@ -34,6 +37,29 @@ def profile_data_dir(profile: Profile | str | None = None, root: str | Path | No
     return root if p is Profile.FULL else root / p.value
 
 
+def made_from_shipped_policies(path: str | Path, task: str) -> bool:
+    """True when the card of ``path`` names the shipped behaviour files of ``task`` (same sha256) and
+    the same reference returns; False for a stale file or an unreadable card."""
+    from dom2lite.behaviour.export import sha256
+    from dom2lite.behaviour.policy import shipped_dir, shipped_provenance
+    from dom2lite.data.card import read_card
+    from dom2lite.data.paths import card_path
+    from dom2lite.errors import DatasetError
+
+    try:
+        card = read_card(card_path(path))
+    except (DatasetError, OSError):
+        return False
+    if card.get("reference_returns") != shipped_provenance(task)["reference_returns"]:
+        return False
+    for policy in card.get("behaviour", {}).get("policies", []):
+        if "sha256" in policy:
+            file = shipped_dir(task) / policy["file"]
+            if not file.is_file() or sha256(file) != policy["sha256"]:
+                return False
+    return True
+
+
 def ensure_dataset(task: str, quality: str, seed: int = 0, profile: Profile | str | None = None,
                    root: str | Path | None = None, progress: bool = True) -> Path:
     """The path of the ``(task, quality, seed)`` data set of this profile, generating it if missing."""
@@ -42,7 +68,7 @@ def ensure_dataset(task: str, quality: str, seed: int = 0, profile: Profile | st
     p = current_profile() if profile is None else Profile(profile)
     folder = profile_data_dir(p, root)
     path = dataset_path(task, quality, seed, folder)
-    if not path.is_file():
+    if not path.is_file() or not made_from_shipped_policies(path, task):
         episodes = None if EPISODES[p] is None else EPISODES[p][task]
         path = generate_dataset(task, quality, seed, episodes=episodes, out=folder, progress=progress,
                                 command=f"ensure_dataset({task!r}, {quality!r}, {seed}, profile={p.value!r})")
