@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -103,3 +104,32 @@ def test_command_line_wins_over_presets(data_dir, tmp_path):
 def test_missing_data_set_names_the_command_that_makes_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="data generate --task spread --quality medium"):
         train_run("spread", "bc", "medium", 0, data_dir=tmp_path, profile="smoke", progress=False)
+
+
+@pytest.fixture(scope="module")
+def smoke_data(tmp_path_factory):
+    """Smoke-size random data sets of every task, made by the package's own generator."""
+    from dom2lite.data.ensure import ensure_dataset
+
+    root = tmp_path_factory.mktemp("smoke_data")
+    for task in ("spread", "tag", "world", "halfcheetah"):
+        if task == "halfcheetah":
+            pytest.importorskip("gymnasium_robotics")
+        ensure_dataset(task, "random", profile="smoke", root=root, progress=False)
+    return root / "smoke"
+
+
+@pytest.mark.parametrize("task", ["spread", "tag", "world", "halfcheetah"])
+def test_every_algorithm_trains_on_every_task_from_the_command_line(task, smoke_data, tmp_path):
+    from dom2lite.cli import main
+
+    for algo in ("bc", "td3bc", "cql", "omar", "dom2"):
+        run = tmp_path / algo
+        argv = ["train", "--task", task, "--algo", algo, "--quality", "random", "--profile", "smoke",
+                "--data-dir", str(smoke_data), "--run-dir", str(run), "--steps", "2", "--eval-episodes", "1",
+                "--no-progress", "--device", "cpu"]
+        if algo == "dom2":
+            argv += ["--set", "n_diffusion_steps=2"]
+        assert main(argv) == 0
+        final = json.loads((run / "result.json").read_text())["final_eval"]
+        assert np.isfinite(final["eval/mean"]) and final["eval/task"] == task
