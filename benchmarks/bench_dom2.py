@@ -3,6 +3,7 @@
     python benchmarks/bench_dom2.py [--quick] [--out benchmarks/results/latest.json]
                                     [--compare benchmarks/results/previous.json] [--profile]
                                     [--chapters [--chapter-profile book]] [--threads 2] [--only step,eval]
+                                    [--smoke] [--note "what else was running"]
 
 Measured (3 agents with spread's sizes: obs 18, act 5, state 54; hidden 256x3 Mish; batch 256; N = 5):
 
@@ -20,7 +21,8 @@ Measured (3 agents with spread's sizes: obs 18, act 5, state 54; hidden 256x3 Mi
 - ``--chapters``: every chapter of ``book/_toc.yml`` executed in a child process (slow; off by default).
 
 Timing: warm-up calls first, ``time.perf_counter`` around each call, the median of the repeats (the
-peak takes the best). ``--quick`` only lowers the number of repeats, never the sizes.
+peak takes the best). ``--quick`` (and ``--smoke``, fewer still) only lower the number of repeats,
+never the sizes.
 With ``--compare`` (default ``benchmarks/results/previous.json`` when it exists) every figure is shown
 as a ratio to the stored one and a package figure that got worse by more than 10 % is flagged.
 """
@@ -180,7 +182,7 @@ def bench_cql(reps: dict) -> tuple[dict, dict]:
         flops[key] = dom2_step_flops(SIZES["obs_dim"], SIZES["act_dim"], cfg.hidden, cfg.t_dim, cfg.n_diffusion_steps,
                                      SIZES["batch"], SIZES["n_agents"], cfg.cql_alpha, cfg.cql_n_actions,
                                      cfg.cql_policy_actions)["total"]
-    t = alternating(fns, 2, reps["cql"])
+    t = alternating(fns, min(2, reps["warmup"]), reps["cql"])
     ms = {k: median_ms(v) for k, v in t.items()}
     metrics = {"cql_k10_ms": ms["k10"], "cql_k10_ratio": ms["k10"] / ms["none"],
                "cql_k10_policy_ms": ms["k10_policy"], "cql_k10_policy_ratio": ms["k10_policy"] / ms["none"],
@@ -263,6 +265,9 @@ def print_profile(profile: dict) -> None:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer repeats (same sizes), under a minute")
+    p.add_argument("--smoke", action="store_true",
+                   help="the fewest repeats that give every figure (noisy; the book's Cost appendix runs it)")
+    p.add_argument("--note", default="", help="free text stored with the machine, e.g. what else was running")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "latest.json"),
                    help="JSON file to write ('' to write none)")
     p.add_argument("--compare", default=str(ROOT / "benchmarks" / "results" / "previous.json"),
@@ -282,13 +287,15 @@ def main(argv=None) -> dict:
     if unknown:
         raise SystemExit(f"--only: unknown group(s) {sorted(unknown)}; choose from {GROUPS}")
     torch.set_num_threads(args.threads)
-    reps = (dict(warmup=3, step=12, peak=5, act=200, sample=5, eval=3, cql=6, profile=3) if args.quick else
+    reps = (dict(warmup=1, step=3, peak=2, act=50, sample=2, eval=1, cql=1, profile=1) if args.smoke else
+            dict(warmup=3, step=12, peak=5, act=200, sample=5, eval=3, cql=6, profile=3) if args.quick else
             dict(warmup=10, step=40, peak=20, act=2000, sample=20, eval=10, cql=20, profile=10))
 
     from dom2lite.provenance import provenance
 
-    result = {"provenance": provenance(), "machine": machine_info(args.threads),
-              "settings": {"quick": args.quick, **SIZES, "hidden": list(SIZES["hidden"]), "repeats": reps},
+    result = {"provenance": provenance(), "machine": {**machine_info(args.threads), "note": args.note},
+              "settings": {"quick": args.quick, "smoke": args.smoke, **SIZES, "hidden": list(SIZES["hidden"]),
+                           "repeats": reps},
               "metrics": {}, "details": {}}
     metrics, details = result["metrics"], result["details"]
     start = time.perf_counter()
@@ -325,7 +332,8 @@ def main(argv=None) -> dict:
     m = result["machine"]
     print(f"\n{m['cpu_model']}, {m['threads']} threads, torch {m['torch']}, commit "
           f"{result['provenance']['git_commit'][:12]}, load average {m['loadavg_start'][0]:.1f} -> "
-          f"{m['loadavg_end'][0]:.1f}, {result['seconds']:.0f} s{' (quick)' if args.quick else ''}\n")
+          f"{m['loadavg_end'][0]:.1f}, {result['seconds']:.0f} s{' (quick)' if args.quick else ''}"
+          f"{' (smoke)' if args.smoke else ''}{'; ' + args.note if args.note else ''}\n")
     order = [k for k in ("step_ms", "step_ms_reference", "step_speedup", "step_gflops", "matmul_peak_gflops",
                          "step_pct_peak") if k in metrics]
     print_table({k: metrics[k] for k in order + [k for k in metrics if k not in order]}, comparison)

@@ -43,9 +43,13 @@ class DOM2(MACQL):
         return EpsModel(self.n_agents, self.obs_dim, self.act_dim, hidden=cfg.hidden, activation=cfg.activation,
                         t_dim=cfg.t_dim, act_mask=self.act_mask.cpu())
 
-    def _sample(self, model, obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Actions ``[B, n, A]`` in [-1, 1] from ``model`` through the N-step chain (gradients as the caller allows)."""
-        return sample(model, self.schedule, obs, solver=self.config.solver, generator=generator, mask=self.act_mask)
+    def _sample(self, model, obs: torch.Tensor, generator: torch.Generator, acting: bool = False) -> torch.Tensor:
+        """Actions ``[B, n, A]`` in [-1, 1] from ``model`` through the N-step chain (gradients as the caller allows).
+
+        The mask is the model's own ``act_mask`` (skipped when nothing is padded). ``acting``: the model
+        reuses its step embedding across calls (:class:`EpsModel`); training keeps the per-row form, so
+        its numbers do not depend on how often the policy acted."""
+        return sample(model, self.schedule, obs, solver=self.config.solver, generator=generator, scalar_steps=acting)
 
     # ------------------------------------------------------------------------------ hooks of ActorCritic
     def policy(self, obs: torch.Tensor) -> torch.Tensor:
@@ -78,4 +82,4 @@ class DOM2(MACQL):
             generator = torch.Generator(device=self.device).manual_seed(int(self.act_seed))
         else:
             generator = self.generator
-        return self._sample(self.actor_target, obs, generator)
+        return self._sample(self.actor_target, obs, generator, acting=True)

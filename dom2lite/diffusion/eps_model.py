@@ -20,13 +20,19 @@ from dom2lite.errors import ConfigError
 from dom2lite.nn.agent_mlp import AgentLinear, AgentMLP
 
 
-def sinusoidal_embedding(n: torch.Tensor, dim: int) -> torch.Tensor:
-    """Transformer-style embedding of a (float) step: ``[...] -> [..., dim]``, ``[sin(n w_k), cos(n w_k)]``
-    with frequencies ``w_k = 10000^{-k / (dim/2 - 1)}``, ``k = 0..dim/2 - 1``."""
+def sinusoidal_frequencies(dim: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """The ``dim / 2`` frequencies ``w_k = 10000^{-k / (dim/2 - 1)}``, ``k = 0..dim/2 - 1`` (float32)."""
     if dim < 4 or dim % 2:
         raise ConfigError("t_dim", f"must be an even integer >= 4, got {dim}")
     half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=n.device, dtype=torch.float32) / (half - 1))
+    return torch.exp(-math.log(10000.0) * torch.arange(half, device=device, dtype=torch.float32) / (half - 1))
+
+
+def sinusoidal_embedding(n: torch.Tensor, dim: int, freqs: torch.Tensor | None = None) -> torch.Tensor:
+    """Transformer-style embedding of a (float) step: ``[...] -> [..., dim]``, ``[sin(n w_k), cos(n w_k)]``
+    with the frequencies of :func:`sinusoidal_frequencies` (pass them as ``freqs`` to skip recomputing them)."""
+    if freqs is None:
+        freqs = sinusoidal_frequencies(dim, n.device)
     angles = n.to(torch.float32)[..., None] * freqs  # [..., half]
     return torch.cat([angles.sin(), angles.cos()], dim=-1)  # [..., dim]
 
@@ -40,6 +46,11 @@ class EpsModel(nn.Module):
     ask for it when more steps than the training grid are requested). ``act_mask`` ``[n_agents, act_dim]``
     (bool) marks the real action dimensions; the prediction is zero in padded ones.
     Agent ``j``'s output depends only on ``act[:, j]``, ``obs[:, j]`` and ``n[:, j]`` (decentralised).
+
+    Acting fast (the Cost appendix): when ``n`` is a Python number and no gradient is recorded, the
+    step embedding ``emb(n)`` is the same for every row, so it is computed once at batch 1 and kept
+    (per step) until the time MLP's weights change -- a training update or a target-network update
+    bumps their version counters. Without padded dimensions the output mask is skipped.
     """
 
     def __init__(
@@ -76,6 +87,10 @@ class EpsModel(nn.Module):
         if tuple(act_mask.shape) != (n_agents, act_dim):
             raise ConfigError("act_mask", f"expected shape {(n_agents, act_dim)}, got {tuple(act_mask.shape)}")
         self.register_buffer("act_mask", act_mask.clone(), persistent=False)  # [n_agents, act_dim] bool
+        self.padded = not bool(act_mask.all())  # False: multiplying by the mask would change nothing
+        self.register_buffer("time_freqs", sinusoidal_frequencies(t_dim), persistent=False)  # [t_dim / 2]
+        self._temb_cache: dict[tuple, tuple[tuple, torch.Tensor]] = {}  # (n, dtype, device) -> (versions, emb)
+        self._time_params = list(self.time_mlp.parameters())  # walking the modules costs 20 us a call
 
     def forward(self, act: torch.Tensor, obs: torch.Tensor, n) -> torch.Tensor:
         B = act.shape[0]
@@ -83,13 +98,33 @@ class EpsModel(nn.Module):
             raise ValueError(f"act must be [B, {self.n_agents}, {self.act_dim}], got {tuple(act.shape)}")
         if obs.dim() != 3 or obs.shape != (B, self.n_agents, self.obs_dim):
             raise ValueError(f"obs must be [{B}, {self.n_agents}, {self.obs_dim}], got {tuple(obs.shape)}")
-        n = torch.as_tensor(n, device=act.device)
-        if n.dim() == 0:
-            n = n.expand(B)
-        if n.dim() == 1:
-            n = n[:, None].expand(B, self.n_agents)  # [B, n_agents]
-        if n.shape != (B, self.n_agents):
-            raise ValueError(f"n must be [B], [B, n_agents] or a number, got {tuple(n.shape)}")
-        temb = self.time_mlp(sinusoidal_embedding(n, self.t_dim).to(act.dtype))  # [B, n_agents, t_dim]
+        if isinstance(n, (int, float)) and not torch.is_grad_enabled():
+            temb = self._step_embedding(float(n), act.dtype, act.device).expand(B, -1, -1)  # [B, n_agents, t_dim]
+        else:
+            n = torch.as_tensor(n, device=act.device)
+            if n.dim() == 0:
+                n = n.expand(B)
+            if n.dim() == 1:
+                n = n[:, None].expand(B, self.n_agents)  # [B, n_agents]
+            if n.shape != (B, self.n_agents):
+                raise ValueError(f"n must be [B], [B, n_agents] or a number, got {tuple(n.shape)}")
+            temb = self.time_mlp(sinusoidal_embedding(n, self.t_dim, self.time_freqs).to(act.dtype))  # [B, n, t_dim]
         eps = self.net(torch.cat([act, obs.to(act.dtype), temb], dim=-1))  # [B, n_agents, act_dim]
-        return eps * self.act_mask.to(eps.dtype)
+        return eps * self.act_mask.to(eps.dtype) if self.padded else eps
+
+    def _step_embedding(self, n: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """``emb(n)`` ``[1, n_agents, t_dim]`` for one step, cached until the time MLP's weights change
+        (called by ``forward`` with gradients off only: a cached tensor must not carry a graph)."""
+        # in-place updates (optimiser, Polyak, load_state_dict) bump ``_version``; a copied or moved
+        # module has new storage
+        versions = tuple((p.data_ptr(), p._version) for p in self._time_params)
+        key = (n, dtype, device)
+        hit = self._temb_cache.get(key)
+        if hit is not None and hit[0] == versions:
+            return hit[1]
+        if len(self._temb_cache) > 64:  # many different float steps (e.g. a long "lam" grid): start afresh
+            self._temb_cache.clear()
+        steps = torch.full((1, self.n_agents), n, device=device)  # [1, n_agents]
+        temb = self.time_mlp(sinusoidal_embedding(steps, self.t_dim, self.time_freqs).to(dtype))  # [1, n, t_dim]
+        self._temb_cache[key] = (versions, temb)
+        return temb

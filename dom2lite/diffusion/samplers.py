@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 
@@ -184,31 +185,39 @@ def solve(
     mask: torch.Tensor | None = None,
     return_trajectory: bool = False,
     spacing: str = "time",
+    scalar_steps: bool = False,
 ):
     """Run ``solver`` from ``x_T`` ``[B, ...]`` (noise at step ``N``) down to step 0; returns ``x_0`` ``[B, ...]``.
 
-    ``eps_fn(x_n, n)`` gets ``n`` as a ``[B]`` tensor (float, the values of :func:`time_grid`).
+    ``eps_fn(x_n, n)`` gets ``n`` as a ``[B]`` tensor (float, the values of :func:`time_grid`), or as a
+    Python float with ``scalar_steps=True`` (the whole batch is at the same step: a network can reuse
+    per-step work, as :class:`~dom2lite.diffusion.eps_model.EpsModel` does when acting).
     ``mask`` (broadcastable to ``x_T``, e.g. ``[n_agents, act_dim]``) zeroes padded dimensions at every
     step. ``generator`` draws DDPM's noise. ``return_trajectory=True`` returns ``(x_0, traj)`` with
     ``traj`` ``[K + 1, B, ...]``: ``x`` at every grid step, noise first. ``spacing``: see :func:`time_grid`.
     """
     order = SOLVERS[solver_name(solver)]
-    grid, alpha, sigma, lam = _grid_values(schedule, n_steps, spacing)  # [K+1] floats each, N -> 0
+    c = _coefficients(schedule, n_steps, spacing, order)  # Python floats along the grid, cached
+    alpha, sigma, ratio, weights = c.scalars(x_T.dtype)  # the same numbers as 0-dim tensors (see _Coefficients)
     m = None if mask is None else torch.as_tensor(mask, device=x_T.device).to(x_T.dtype)
 
     x = x_T if m is None else x_T * m
     traj = [x]
     eps_hist: list[torch.Tensor] = []
     lam_hist: list[float] = []
-    for i in range(len(grid) - 1):  # s = grid[i] -> t = grid[i + 1]
-        eps = _predict_eps(eps_fn, x, grid[i], alpha[i], sigma[i], clip)
+    for i in range(len(c.grid) - 1):  # s = grid[i] -> t = grid[i + 1]
+        eps = _predict_eps(eps_fn, x, c.grid[i], alpha[i], sigma[i], clip, scalar_steps)
         if order == 0:
             noise = _randn_like(x, generator)
-            x = ddpm_step(x, eps, alpha[i], sigma[i], alpha[i + 1], sigma[i + 1], noise)
+            x = ddpm_step(x, eps, c.alpha[i], c.sigma[i], c.alpha[i + 1], c.sigma[i + 1], noise)
         else:
-            eps_hist, lam_hist = (eps_hist + [eps])[-order:], (lam_hist + [lam[i]])[-order:]
-            k = 1 if sigma[i + 1] == 0.0 else len(eps_hist)  # the step into clean data is first order
-            x = dpm_solver_step(x, eps_hist[-k:], lam_hist[-k:], alpha[i], sigma[i], alpha[i + 1], lam[i + 1])
+            eps_hist, lam_hist = (eps_hist + [eps])[-order:], (lam_hist + [c.lam[i]])[-order:]
+            k = c.orders[i]  # as the history allows; 1 for the step into clean data
+            # dpm_solver_step with its weights precomputed: x_t = (alpha_t / alpha_s) x_s - sum_k w_k eps^(k)
+            x_t = ratio[i] * x
+            for w_k, d_k in zip(weights[i], lam_derivatives(eps_hist[-k:], lam_hist[-k:])):
+                x_t = x_t - w_k * d_k
+            x = x_t
         if m is not None:
             x = x * m
         traj.append(x)
@@ -232,15 +241,19 @@ def sample(
     x_T: torch.Tensor | None = None,
     return_trajectory: bool = False,
     spacing: str = "time",
+    scalar_steps: bool = False,
 ):
     """Actions ``[B, n_agents, act_dim]`` in [-1, 1] from a diffusion policy, given ``obs`` ``[B, n_agents, obs_dim]``.
 
     ``eps_model(a_n, obs, n)`` is an :class:`~dom2lite.diffusion.eps_model.EpsModel` (or any module with
-    ``act_dim`` and that call signature); ``mask`` defaults to its ``act_mask``. ``x_T`` (default: drawn
-    from ``generator``) is the starting noise. Wrap the call in ``torch.no_grad()`` to act; leave the
-    graph on to back-propagate through the chain. See :func:`solve` for the other arguments.
+    ``act_dim`` and that call signature); ``mask`` defaults to its ``act_mask`` (none when the model
+    says it has no padded dimensions, ``padded = False``: a mask of ones changes nothing). ``x_T``
+    (default: drawn from ``generator``) is the starting noise. Wrap the call in ``torch.no_grad()`` to
+    act; leave the graph on to back-propagate through the chain. ``scalar_steps=True`` passes the step
+    to ``eps_model`` as a number (it must accept one; :class:`EpsModel` then reuses its step embedding,
+    which is faster but rounds differently from the ``[B]`` form). See :func:`solve` for the rest.
     """
-    if mask is None:
+    if mask is None and getattr(eps_model, "padded", True):
         mask = getattr(eps_model, "act_mask", None)
     if x_T is None:
         shape = (obs.shape[0], obs.shape[1], eps_model.act_dim)
@@ -249,25 +262,67 @@ def sample(
     def eps_fn(x_n: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
         return eps_model(x_n, obs, n)
 
-    return solve(eps_fn, schedule, x_T, solver, n_steps, generator, clip, mask, return_trajectory, spacing)
+    return solve(eps_fn, schedule, x_T, solver, n_steps, generator, clip, mask, return_trajectory, spacing,
+                 scalar_steps)
 
 
-def _grid_values(schedule: Schedule, n_steps: int | None, spacing: str) -> tuple[list[float], ...]:
-    """``(steps, alpha, sigma, lam)`` along :func:`time_grid`, as Python floats (``lam = +inf`` at step 0);
-    cached on the schedule, since a policy samples with the same grid at every call."""
-    cache = schedule.__dict__.setdefault("_sampler_grids", {})
-    key = (n_steps, spacing)
+@dataclass
+class _Coefficients:
+    """Everything :func:`solve` needs along one grid, computed once (in double precision) per schedule,
+    number of steps, spacing and solver order; index ``i`` of a per-step list is the step
+    ``grid[i] -> grid[i + 1]``.
+
+    A Python float in a tensor operation is wrapped into a tensor and converted on every call (a few
+    microseconds, as much as the arithmetic itself on a batch-1 action), so :meth:`scalars` also keeps
+    the coefficients as 0-dim CPU tensors of the data's dtype (usable on any device): rounded to that
+    dtype exactly as the float would be, so the results are bit for bit the same.
+    """
+
+    grid: list[float]  # [K+1] steps, N -> 0
+    alpha: list[float]  # [K+1]
+    sigma: list[float]  # [K+1]
+    lam: list[float]  # [K+1], +inf at step 0
+    orders: list[int]  # [K] the DPM-Solver order of each step
+    ratio: list[float]  # [K] alpha_t / alpha_s
+    weights: list[list[float]]  # [K][order] taylor_weights of each step
+    _scalars: dict = field(default_factory=dict)
+
+    def scalars(self, dtype: torch.dtype) -> tuple:
+        """``(alpha, sigma, ratio, weights)`` as 0-dim tensors of ``dtype``, made on first use (float32 for
+        half-precision data, as PyTorch computes those with a float scalar)."""
+        dtype = torch.promote_types(dtype, torch.float32)
+        if dtype not in self._scalars:
+            def t(v):
+                return torch.tensor(v, dtype=dtype)
+            self._scalars[dtype] = ([t(v) for v in self.alpha], [t(v) for v in self.sigma],
+                                    [t(v) for v in self.ratio], [[t(w) for w in ws] for ws in self.weights])
+        return self._scalars[dtype]
+
+
+def _coefficients(schedule: Schedule, n_steps: int | None, spacing: str, order: int) -> _Coefficients:
+    """The :class:`_Coefficients` of a grid (:func:`time_grid`) and solver order (0: DDPM), cached on the
+    schedule: a policy samples with the same grid at every call."""
+    cache = schedule.__dict__.setdefault("_sampler_coefficients", {})
+    key = (n_steps, spacing, order)
     if key not in cache:
         grid = time_grid(schedule, n_steps, spacing)
         steps = torch.tensor(grid, dtype=torch.float64)  # [K+1]
-        cache[key] = (grid, schedule.alpha_at(steps).tolist(), schedule.sigma_at(steps).tolist(),
-                      schedule.lam_at(steps).tolist())
+        alpha, sigma = schedule.alpha_at(steps).tolist(), schedule.sigma_at(steps).tolist()
+        lam = schedule.lam_at(steps).tolist()
+        orders, ratio, weights = [], [], []
+        for i in range(len(grid) - 1):
+            k = 1 if sigma[i + 1] == 0.0 else min(i + 1, max(order, 1))  # the step into clean data is first order
+            orders.append(k)
+            ratio.append(alpha[i + 1] / alpha[i])
+            weights.append(taylor_weights(lam[i + 1] - lam[i], alpha[i], sigma[i], alpha[i + 1], k))
+        cache[key] = _Coefficients(grid, alpha, sigma, lam, orders, ratio, weights)
     return cache[key]
 
 
-def _predict_eps(eps_fn: EpsFn, x: torch.Tensor, n: float, alpha: float, sigma: float, clip: bool) -> torch.Tensor:
+def _predict_eps(eps_fn: EpsFn, x: torch.Tensor, n: float, alpha: float, sigma: float, clip: bool,
+                 scalar_step: bool = False) -> torch.Tensor:
     """``eps_fn`` at step ``n``; with ``clip``, the noise implied by the clipped prediction ``x0`` in [-1, 1]."""
-    eps = eps_fn(x, torch.full((x.shape[0],), n, dtype=x.dtype, device=x.device))
+    eps = eps_fn(x, n if scalar_step else torch.full((x.shape[0],), n, dtype=x.dtype, device=x.device))
     if clip:
         x0 = ((x - sigma * eps) / alpha).clamp(-1.0, 1.0)
         eps = (x - alpha * x0) / sigma
