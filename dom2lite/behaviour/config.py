@@ -94,10 +94,12 @@ class MATD3Config:
 
 # Per-task overrides of the defaults above. The step budgets are what this CPU trains in reasonable
 # time (measured steps/s are in the provenance of the shipped weights), far below OMAR's millions.
+# ``total_steps`` is what the shipped weights were trained for (their provenance.json has the curve), so
+# ``python -m dom2lite behaviour train --task T --seed 0`` with no ``--steps`` retrains them.
 _TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "spread": {},
-    "tag": {},
-    "world": {"n_envs": 8},
+    "spread": {"total_steps": 300_000},
+    "tag": {"total_steps": 290_000},
+    "world": {"n_envs": 8, "total_steps": 450_000},
     "halfcheetah": {
         "hidden": (128, 128),
         "gamma": 0.99,
@@ -106,7 +108,7 @@ _TASK_DEFAULTS: dict[str, dict[str, Any]] = {
         "critic_lr": 3e-4,
         "n_envs": 4,
         "updates_per_step": 0.5,
-        "total_steps": 300_000,
+        "total_steps": 150_000,
         "snapshot_every": 20_000,
         "checkpoint_every": 40_000,
         "buffer_size": 300_000,
