@@ -30,11 +30,11 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from dom2lite.critics.twin_q import CRITIC_INPUTS, LAYOUTS
+from dom2lite.data.paths import QUALITIES
 from dom2lite.errors import ConfigError
 
 FAMILIES = ("mpe", "halfcheetah")
 TASK_FAMILY = {"spread": "mpe", "tag": "mpe", "world": "mpe", "halfcheetah": "halfcheetah"}
-QUALITIES = ("random", "medium-replay", "medium", "expert")
 
 
 def _positive(cfg, *names: str) -> None:

@@ -38,10 +38,10 @@ from dom2lite.behaviour.policy import load_shipped, shipped_dir, shipped_provena
 from dom2lite.behaviour.progress import progress_bar
 from dom2lite.behaviour.rollout import rollout_episodes
 from dom2lite.data.paths import QUALITIES, dataset_path
+from dom2lite.envs import TASKS
 from dom2lite.errors import ConfigError
 from dom2lite.provenance import provenance
 
-TASKS = ("spread", "tag", "world", "halfcheetah")
 DEFAULT_TRANSITIONS = {"spread": 100_000, "tag": 100_000, "world": 50_000, "halfcheetah": 100_000}
 """Transitions per data set by default (OMAR's MPE data sets had 1,000,000)."""
 PAPER_TRANSITIONS = 1_000_000

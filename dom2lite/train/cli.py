@@ -18,8 +18,8 @@ import json
 import sys
 from pathlib import Path
 
-TASKS = ("spread", "tag", "world", "halfcheetah")
-QUALITIES = ("random", "medium-replay", "medium", "expert")
+from dom2lite.data.paths import QUALITIES
+from dom2lite.envs import TASKS
 
 
 def _train(args: argparse.Namespace) -> int:
