@@ -88,3 +88,15 @@ def test_every_solver_and_schedule_trains(solver, schedule):
     algo = dom2(solver=solver, schedule=schedule)
     metrics = algo.update(batch())
     assert all(np.isfinite(v) for v in metrics.values())
+
+
+def test_acting_first_neither_breaks_nor_changes_training():
+    """``act`` runs in inference mode; the coefficient tables it caches must still serve training graphs."""
+    acted, fresh = dom2(), dom2()
+    acted.act(batch().obs)
+    m1, m2 = acted.update(batch(1)), fresh.update(batch(1))
+    assert m1 == m2
+    assert all(torch.equal(p, q) for p, q in zip(acted.actor.parameters(), fresh.actor.parameters()))
+    out = acted.act(batch().obs)
+    assert not out.is_inference() and not out.requires_grad
+    out.mul_(0.5)  # an ordinary tensor: callers may change it in place

@@ -12,6 +12,7 @@ from test_behaviour import FAKE, fake_factory, train_fake
 from dom2lite.behaviour.export import export_behaviour, sha256
 from dom2lite.behaviour.select import halfway_return
 from dom2lite.data.generate import QUALITIES, add_generate_parser, behaviour_plan, generate_dataset
+from dom2lite.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -33,16 +34,34 @@ def test_export_writes_policies_and_provenance(shipped):
     pol = prov["policies"]
     steps = [s for s, _ in prov["curve"]]
     assert pol["expert"]["step"] == steps[-1] == prov["training"]["steps"]
-    # medium is the non-final snapshot whose return is closest to half-way
+    # medium is the non-final snapshot whose measured return is closest to half-way
     target = halfway_return(prov["reference_returns"]["random"], prov["reference_returns"]["expert"])
-    gaps = [abs(r - target) for _, r in prov["curve"][:-1]]
-    assert pol["medium"]["step"] == prov["curve"][int(np.argmin(gaps))][0]
+    measured = prov["measured_curve"]
+    assert [s for s, _ in measured] == steps and measured[-1][1] == prov["reference_returns"]["expert"]
+    gaps = [abs(r - target) for _, r in measured[:-1]]
+    assert pol["medium"]["step"] == measured[int(np.argmin(gaps))][0]
+    assert pol["medium"]["return_mean"] == pol["medium"]["measured_return"] == min(measured[:-1],
+                                                                                  key=lambda m: abs(m[1] - target))[1]
     replay_steps = [r["step"] for r in pol["replay"]]
     assert replay_steps == sorted(set(replay_steps)) and replay_steps[0] == 0
     assert replay_steps[-1] == pol["medium"]["step"] and pol["replay"][-1]["file"] == "medium.pt"
     for name, digest in prov["sha256"].items():
         assert sha256(folder / name) == digest
     assert prov["training"]["command"] == "test" and prov["training"]["pieces"]
+
+
+def test_export_at_a_final_step_ignores_later_snapshots(shipped, tmp_path):
+    root, _, prov = shipped
+    steps = [s for s, _ in prov["curve"]]
+    cut = steps[len(steps) // 2]
+    early = export_behaviour("fake", seed=3, out=root, dest=tmp_path / "fake", n_replay=2, reference_episodes=4,
+                             venv_factory=fake_factory, spec=FAKE, final_step=cut)
+    assert early["policies"]["expert"]["step"] == early["training"]["steps"] == cut
+    assert [s for s, _ in early["curve"]] == [s for s in steps if s <= cut]
+    assert all(p["step"] <= cut for p in early["training"]["pieces"])
+    with pytest.raises(ConfigError, match="final_step"):
+        export_behaviour("fake", seed=3, out=root, dest=tmp_path / "x", venv_factory=fake_factory, spec=FAKE,
+                         final_step=cut + 1)
 
 
 def test_medium_replay_plan_splits_episodes_over_snapshots_in_order(shipped):

@@ -58,7 +58,8 @@ def _export(args: argparse.Namespace) -> int:
 
     pin_threads()
     rec = export_behaviour(args.task, seed=args.seed, out=args.out, dest=args.dest, n_replay=args.n_replay,
-                           reference_episodes=args.reference_episodes,
+                           reference_episodes=args.reference_episodes, final_step=args.final_step,
+                           progress=not args.no_progress,
                            command=["python", "-m", "dom2lite", *sys.argv[1:]])
     pol = rec["policies"]
     print(json.dumps({"reference_returns": rec["reference_returns"],
@@ -98,7 +99,12 @@ def register(subparsers) -> None:
     e.add_argument("--out", default=_default_out())
     e.add_argument("--dest", default=None, help="default: dom2lite/assets/behaviour/{task}")
     e.add_argument("--n-replay", type=int, default=5, help="snapshots that medium-replay rolls out")
-    e.add_argument("--reference-episodes", type=int, default=100)
+    e.add_argument("--reference-episodes", type=int, default=None,
+                   help="fixed-seed episodes measuring the references and every candidate medium snapshot "
+                        "(default: export.REFERENCE_EPISODES, 100; world 400)")
+    e.add_argument("--final-step", type=int, default=None,
+                   help="export the run as it was at this step (default: its last snapshot)")
+    e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=_export)
 
     s = sub.add_parser("show", help="print the provenance of the shipped behaviour policies")

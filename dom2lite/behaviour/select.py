@@ -1,8 +1,9 @@
 """Which snapshot is which quality: pure rules on the evaluation-return curve of a training run.
 
 - expert: the final snapshot (the policy at the end of training, never the best one seen).
-- medium: among the snapshots before the final one, the one whose evaluation return is closest to the
-  half-way return ``R_random + 0.5 (R_expert - R_random)``; ties go to the earliest.
+- medium: among the snapshots before the final one, the one whose return is closest to the half-way
+  return ``R_random + 0.5 (R_expert - R_random)``; ties go to the earliest. Export passes returns
+  measured on the reference episodes, not the training curve's few noisy ones.
 - medium-replay: ``k`` snapshots from the first (step 0, the untrained actor) up to the medium one,
   chosen nearest to evenly spaced training steps, so equal numbers of episodes from each mimic a
   replay buffer recorded while training up to medium level.

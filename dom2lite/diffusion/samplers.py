@@ -294,8 +294,9 @@ class _Coefficients:
         if dtype not in self._scalars:
             def t(v):
                 return torch.tensor(v, dtype=dtype)
-            self._scalars[dtype] = ([t(v) for v in self.alpha], [t(v) for v in self.sigma],
-                                    [t(v) for v in self.ratio], [[t(w) for w in ws] for ws in self.weights])
+            with torch.inference_mode(False):  # made while acting, they must still serve a training graph
+                self._scalars[dtype] = ([t(v) for v in self.alpha], [t(v) for v in self.sigma],
+                                        [t(v) for v in self.ratio], [[t(w) for w in ws] for ws in self.weights])
         return self._scalars[dtype]
 
 

@@ -83,7 +83,9 @@ class Schedule:
         if n.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8):
             key = (like.device, like.dtype)
             if key not in self._cache:
-                self._cache[key] = (self.alpha.to(like.device, like.dtype), self.sigma.to(like.device, like.dtype))
+                with torch.inference_mode(False):  # a table made while acting must still serve training graphs
+                    self._cache[key] = (self.alpha.to(like.device, like.dtype),
+                                        self.sigma.to(like.device, like.dtype))
             alpha_tab, sigma_tab = self._cache[key]
             alpha, sigma = alpha_tab[n], sigma_tab[n]
         else:
