@@ -85,6 +85,10 @@ def test_generate_writes_a_valid_dataset_with_references(shipped, tmp_path, qual
     card = json.loads(path.with_name(f"fake-{quality}-s5.card.json").read_text())
     assert card["reference_returns"] == prov["reference_returns"]
     assert card["behaviour"]["quality"] == quality
+    measured = dict(map(tuple, prov["measured_curve"]))
+    for pol in card["behaviour"]["policies"]:
+        if quality != "random":
+            assert pol["measured_return"] == measured[pol["step"]]
     assert ds.task == "fake" and ds.quality == quality and ds.seed == 5
     assert len(np.unique(ds.episode)) == 7
     assert ds.obs.shape[1:] == (2, 4) and ds.act.shape[1:] == (2, 3)

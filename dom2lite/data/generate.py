@@ -122,12 +122,15 @@ def generate_dataset(
     returns = np.concatenate([r.returns for _, r in parts])
 
     folder = shipped_dir(task, assets)
+    measured = {step: ret for step, ret in prov.get("measured_curve", [])}  # step -> return measured at export
     behaviour: dict[str, Any] = {
         "quality": quality,
         "policies": [
             {"name": p["name"], "episodes": p["episodes"], "noise_std": p["noise_std"],
              **({} if p["policy"] is None else {"file": f"{p['name']}.pt", "step": p["policy"].step,
                                                "eval_return": p["policy"].eval_return,
+                                               **({"measured_return": measured[p["policy"].step]}
+                                                  if p["policy"].step in measured else {}),
                                                "sha256": sha256(folder / f"{p['name']}.pt")})}
             for p, _ in parts
         ],
