@@ -78,8 +78,9 @@ class DOM2(MACQL):
     def act(self, obs, deterministic: bool = True) -> torch.Tensor:
         """Joint actions ``[B, n, A]`` for observations ``[B, n, obs_dim]`` (or ``[n, obs_dim]``).
 
-        Runs under ``torch.inference_mode`` (no autograd bookkeeping: about a tenth of a batch-1 call,
-        the Cost appendix); the result is cloned outside it, so callers get an ordinary tensor."""
+        Runs under ``torch.inference_mode``, which skips the autograd bookkeeping that ``no_grad`` still
+        does on every operation (it shows at batch 1: the Cost appendix); the result is cloned outside
+        it, so callers get an ordinary tensor."""
         obs = self.as_obs(obs)
         if deterministic:
             made_for, gen = getattr(self, "_act_generator", (None, None))
