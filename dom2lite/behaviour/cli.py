@@ -4,7 +4,8 @@
   ``<out>/behaviour/{task}/s{seed}/`` (rerun the same command to continue after a stop);
 - ``export --task spread --seed 0``: write the chosen snapshots and ``provenance.json`` into
   ``dom2lite/assets/behaviour/{task}/``;
-- ``show --task spread``: print what is shipped (references, which snapshot is which, the curve).
+- ``show --task spread``: print what is shipped (references, which snapshot is which, the training
+  curve and the curve measured at export).
 Explained in chapter 02.
 """
 
@@ -72,7 +73,8 @@ def _show(args: argparse.Namespace) -> int:
     from dom2lite.behaviour.policy import shipped_provenance
 
     rec = shipped_provenance(args.task)
-    print(json.dumps({k: rec[k] for k in ("task", "seed", "reference_returns", "policies", "curve")}, indent=2))
+    keys = ("task", "seed", "reference_returns", "reference_episodes", "policies", "curve", "measured_curve")
+    print(json.dumps({k: rec[k] for k in keys if k in rec}, indent=2))
     return 0
 
 
