@@ -1,4 +1,4 @@
-"""Which snapshot is which quality: pure rules on the evaluation-return curve of a training run.
+"""Which snapshot is which quality: pure rules on the returns of a training run's snapshots.
 
 - expert: the final snapshot (the policy at the end of training, never the best one seen).
 - medium: among the snapshots before the final one, the one whose return is closest to the half-way
