@@ -268,7 +268,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # eta = 0.1: the paper gives none. On spread-medium, book profile with actor_lr 3e-3, critic_lr 1e-3,
         # eval after 1,500 steps (10 episodes): eta 0.1 scored 32.5 normalised, Diffusion-QL's default 1.0
         # scored 24.5 (python -m dom2lite train --task spread --algo dom2 --quality medium --profile book
-        # --set eta=...). A choice at CPU budget, to revisit at the full budget.
+        # --steps 1500 --eval-every 1500 --eval-episodes 10 --set eta=...). Re-measured at 66a2ee0 on the
+        # re-exported spread-medium data (medium = step 40k): 24.1 against 19.5, the same order; per-episode
+        # std ~40 points, so a weak preference. A choice at CPU budget, to revisit at the full budget.
         "dom2": dict(gamma=0.95, n_diffusion_steps=5, cql_n_actions=10, cql_temp=1.0, cql_policy_actions=False,
                      eta=0.1),
     },
