@@ -126,9 +126,11 @@ def export_behaviour(
         replay_files.append(f"replay_{i}.pt")
     replay_files.append("medium.pt")
 
+    measured_at = dict(map(tuple, measured_curve))  # step -> measured return
+
     def entry(snap, file, returns=None):
         e = {"file": file, "step": snap.step, "eval_return": snap.eval_return,
-             "measured_return": dict(map(tuple, measured_curve))[snap.step]}
+             "measured_return": measured_at[snap.step]}
         if returns is not None:
             e["return_mean"], e["return_std"] = float(returns.mean()), float(returns.std())
         return e
