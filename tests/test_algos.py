@@ -146,10 +146,23 @@ def test_cql_pushes_random_action_q_below_data_q():
     # the CQL part must make unseen (random) actions look worse than the data actions.
     batch = make_batch(0)
     batch = dataclasses.replace(batch, rew=torch.zeros(B, N), terminated=torch.ones(B))
-    algo = tiny("cql", cql_alpha=1.0, cql_n_actions=8, policy_delay=1)
+    algo = tiny("cql", cql_lagrange=False, cql_alpha=1.0, cql_n_actions=8, policy_delay=1)
     for _ in range(60):
         metrics = algo.update(batch)
     assert metrics["q_rand_mean"] < metrics["q_mean"] - 0.5
+
+
+@pytest.mark.parametrize("target, direction", [(-50.0, 1), (50.0, -1)])
+def test_cql_lagrange_weight_follows_the_gap(target, direction):
+    # A target far below any gap reached: the weight must rise toward its bound; far above: fall toward 0.
+    algo = tiny("cql", cql_lagrange=True, cql_alpha=2.0, cql_target_gap=target, policy_delay=1, critic_lr=0.05)
+    first = algo.update(make_batch(0))["cql_alpha"]
+    for step in range(1, 40):
+        last = algo.update(make_batch(step))["cql_alpha"]
+    assert 0.0 <= last <= 2.0
+    assert (last - first) * direction > 0.02
+    fixed = tiny("cql", cql_lagrange=False, cql_alpha=2.0).update(make_batch(0))["cql_alpha"]
+    assert fixed == 2.0
 
 
 def test_bc_learns_a_mapping():

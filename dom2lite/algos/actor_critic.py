@@ -41,11 +41,20 @@ class ActorCritic(OfflineAlgorithm):
                                 cfg.hidden, cfg.activation, cfg.twin_layout)
         self.actor_target = frozen_copy(self.actor)
         self.critic_target = frozen_copy(self.critic)
+        # rewards are multiplied by this before the critics see them (``reward_norm``; set from the data
+        # by ``set_reward_scale``); a buffer, so checkpoints carry it and a loaded critic reads the same
+        self.register_buffer("reward_scale", torch.tensor(1.0))
         self.to(self.device)
         self.finish_init({
             "actor": torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr),
             "critic": torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr),
         })
+
+    def set_reward_scale(self, scale: float) -> None:
+        """Fix the factor applied to every reward (before the first update; see ``reward_norm``)."""
+        if not scale > 0:
+            raise ValueError(f"reward scale must be > 0, got {scale}")
+        self.reward_scale.fill_(float(scale))
 
     # ------------------------------------------------------------------------------ hooks
     def build_actor(self) -> torch.nn.Module:
@@ -98,7 +107,7 @@ class ActorCritic(OfflineAlgorithm):
         with torch.no_grad():
             a_next = self.target_actions(batch.next_obs)  # [B, n, A]
             q1_t, q2_t = self.critic_target(batch.next_obs, a_next, batch.next_state)  # [B, n] each
-            y = td_target(batch.rew, batch.terminated, q1_t, q2_t, cfg.gamma)  # [B, n]
+            y = td_target(batch.rew * self.reward_scale, batch.terminated, q1_t, q2_t, cfg.gamma)  # [B, n]
 
         q1, q2 = self.critic(batch.obs, batch.act, batch.state)  # [B, n] each
         td = (q1 - y).pow(2).mean(0) + (q2 - y).pow(2).mean(0)  # [n]

@@ -34,6 +34,7 @@ from dom2lite.data.paths import QUALITIES
 from dom2lite.errors import ConfigError
 
 FAMILIES = ("mpe", "halfcheetah")
+REWARD_NORMS = ("none", "return_range")
 TASK_FAMILY = {"spread": "mpe", "tag": "mpe", "world": "mpe", "halfcheetah": "halfcheetah"}
 
 
@@ -105,10 +106,18 @@ class ActorCriticConfig(AlgoConfig):
     """Critic updates per actor and target update (TD3 uses 2)."""
     act_reg: float = 0.0
     """Weight of mean(a^2) on the actor's (pre-mask) actions; OMAR's code uses 1e-3."""
+    reward_norm: str = "none"
+    """Scaling of the rewards the critics learn from: "none" (raw) | "return_range": each reward times
+    ``1 / ((1 - gamma) R)``, R the 1st-99th percentile range of the data's Monte-Carlo returns, so one
+    step's reward spans about one unit on every task and everything measured in units of Q (cql_alpha,
+    cql_temp, OMAR's search softmax) means the same everywhere. The factor is the run's ``reward_scale``
+    (config.json, checkpoints); Q is reported back in raw units by the calibration diagnostic."""
 
     def __post_init__(self):
         super().__post_init__()
         _positive(self, "critic_lr", "policy_delay")
+        if self.reward_norm not in REWARD_NORMS:
+            raise ConfigError("reward_norm", f"unknown value {self.reward_norm!r}; choose from {REWARD_NORMS}")
         if not 0.0 < self.gamma < 1.0:
             raise ConfigError("gamma", f"must be in (0, 1), got {self.gamma}")
         if not 0.0 < self.tau <= 1.0:
@@ -153,6 +162,14 @@ class CQLConfig(ActorCriticConfig):
     """Also sample noisy current-policy actions at o and o' (CQL, OMAR on HalfCheetah); MPE OMAR: off."""
     cql_policy_sigma: float = 0.2
     """Std of the Gaussian noise that turns the deterministic policy action into a proposal."""
+    cql_lagrange: bool = False
+    """CQL's Lagrangian form: each agent's weight is tuned in [0, cql_alpha] (a learned multiplier) so
+    that its gap (soft maximum of Q over actions minus Q on the data) stays at ``cql_target_gap``; the
+    fixed weight ``cql_alpha`` pushes the gap apart without end (chapter 05)."""
+    cql_target_gap: float = -1.0
+    """The gap the Lagrangian form holds, in units of Q (with ``reward_norm``: of one step's reward range),
+    counted from a Q that ignores the action (gap 0): -1 asks the soft maximum of Q over the action box to
+    lie one unit below Q on the data's actions."""
 
     def __post_init__(self):
         super().__post_init__()
@@ -245,6 +262,14 @@ _MPE_NETS = dict(  # [OMAR] code, MPE: lr 0.01, hidden 64, batch 1024, gamma 0.9
     hidden=(64, 64), actor_lr=0.01, batch_size=1024, grad_clip=0.5,
 )
 _MPE_AC = dict(_MPE_NETS, critic_lr=0.01, gamma=0.95, tau=0.01)
+# Calibrated critics on mpe2's rewards (chapter 05; measurements in results/calibration/). OMAR's fixed
+# cql_alpha was set for its MPE fork's rewards, tens of times larger per step than mpe2's; on ours it
+# pushed Q on the data actions up by about cql_alpha / (2 (1 - gamma)) = 50 at 5 (more than the whole
+# range of returns) and the sampled actions down without end (td_loss grew). The fix: rewards scaled so
+# one step spans about one unit (reward_norm), and CQL's Lagrangian form holding the gap at one unit
+# below a Q that ignores the action; PER_DATASET's cql_alpha is then the bound of the tuned weight.
+# The papers' form: --set reward_norm=none --set cql_lagrange=false.
+_MPE_CRITIC = dict(reward_norm="return_range", cql_lagrange=True, cql_target_gap=-1.0)
 _HC_NETS = dict(  # [OMAR] code, HalfCheetah (also [TD3+BC]): lr 3e-4, hidden 256, batch 256
     hidden=(256, 256), actor_lr=3e-4, batch_size=256,
 )
@@ -254,15 +279,16 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "mpe": {
         "bc": dict(_MPE_NETS),
         # [TD3+BC] algorithm values on [OMAR]'s MPE networks (no MPE values in the TD3+BC paper)
-        "td3bc": dict(_MPE_AC, bc_alpha=2.5, policy_noise=0.2, noise_clip=0.5, policy_delay=2),
+        "td3bc": dict(_MPE_AC, bc_alpha=2.5, policy_noise=0.2, noise_clip=0.5, policy_delay=2,
+                      reward_norm="return_range"),
         # [OMAR] code: MA-CQL = TD3 agents, no target smoothing or delay, actor L2 1e-3, CQL on 10 uniform
         # actions only, temperature 1; cql_alpha per data set in PER_DATASET (default arg 1.0)
         "cql": dict(_MPE_AC, act_reg=1e-3, cql_n_actions=10, cql_temp=1.0, cql_policy_actions=False,
-                    cql_alpha=1.0),
+                    cql_alpha=1.0, **_MPE_CRITIC),
         # [OMAR] code, MPE: 3 iterations x 10 samples, mu 0, sigma 2, softmax-weighted refit
         "omar": dict(_MPE_AC, act_reg=1e-3, cql_n_actions=10, cql_temp=1.0, cql_policy_actions=False,
                      cql_alpha=1.0, omar_iters=3, omar_n_samples=10, omar_n_elites=10, omar_mu=0.0,
-                     omar_sigma=2.0, omar_update="softmax", omar_coe=1.0),
+                     omar_sigma=2.0, omar_update="softmax", omar_coe=1.0, **_MPE_CRITIC),
         # [DOM2]: N = 5 on MPE; critics as OMAR's MA-CQL on MPE (uniform CQL actions, discount 0.95);
         # [Diffusion-QL] networks and optimiser (256 x 3 Mish, lr 3e-4, batch 256, tau 0.005)
         # eta = 0.1: the paper gives none. On spread-medium, book profile with actor_lr 3e-3, critic_lr 1e-3,
@@ -272,7 +298,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # re-exported spread-medium data (medium = step 40k): 24.1 against 19.5, the same order; per-episode
         # std ~40 points, so a weak preference. A choice at CPU budget, to revisit at the full budget.
         "dom2": dict(gamma=0.95, n_diffusion_steps=5, cql_n_actions=10, cql_temp=1.0, cql_policy_actions=False,
-                     eta=0.1),
+                     eta=0.1, **_MPE_CRITIC),
     },
     "halfcheetah": {
         "bc": dict(_HC_NETS),

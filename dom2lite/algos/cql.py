@@ -21,9 +21,38 @@ from dom2lite.critics.cql import cql_penalty, uniform_log_density
 from dom2lite.critics.cql_samples import sample_noisy_actions, sample_uniform_actions
 
 
+LAGRANGE_START = -3.0
+"""Initial multiplier logit: alpha_j starts at cql_alpha * sigmoid(-3), about 5 % of its bound, and rises
+only while the gap is too wide (starting at half the bound overshoots: chapter 05)."""
+
+
 class MACQL(ActorCritic):
     name = "cql"
     config_class = CQLConfig
+
+    def __init__(self, spec, config=None, device=None):
+        super().__init__(spec, config, device)
+        if self.config.cql_lagrange:  # one multiplier per agent: alpha_j = cql_alpha * sigmoid(z_j)
+            z0 = torch.full((self.n_agents,), LAGRANGE_START, device=self.device)  # alpha_j starts near 0
+            self.cql_multiplier = torch.nn.Parameter(z0)  # [n]
+            self.optimisers["cql_multiplier"] = torch.optim.Adam([self.cql_multiplier], lr=self.config.critic_lr)
+
+    def cql_weight(self, gap: torch.Tensor) -> torch.Tensor:
+        """The weight of each agent's penalty ``[n]``; with ``cql_lagrange`` also one ascent step of the
+        multipliers on ``alpha_j (gap_j - target)``: up while the gap is too wide, down to 0 once it holds.
+
+        ``gap [n]`` is the penalty's value, soft maximum minus data Q; the constraint reads it relative to
+        a Q that ignores the action (for which the uniform estimate is exactly ``T d_j log 2``)."""
+        cfg = self.config
+        if not cfg.cql_lagrange:
+            return torch.full_like(gap, cfg.cql_alpha)
+        alpha = cfg.cql_alpha * torch.sigmoid(self.cql_multiplier)  # [n]
+        flat = -cfg.cql_temp * uniform_log_density(self.act_mask)  # [n] T d_j log 2
+        opt = self.optimisers["cql_multiplier"]
+        opt.zero_grad(set_to_none=True)
+        (-(alpha * (gap.detach() - flat - cfg.cql_target_gap)).sum()).backward(inputs=[self.cql_multiplier])
+        opt.step()
+        return alpha.detach()
 
     def critic_penalty(self, batch, q1, q2):
         cfg = self.config
@@ -48,5 +77,7 @@ class MACQL(ActorCritic):
                 extra = dict(q_pi=groups[1], log_p_pi=log_p["pi"], q_pi_next=groups[2], log_p_pi_next=log_p["pi_next"])
             return cql_penalty(q_data, groups[0], log_p_rand, temperature=cfg.cql_temp, **extra)  # [n]
 
-        pen = penalty(q1, q1s) + penalty(q2, q2s)  # [n]
-        return cfg.cql_alpha * pen, {"cql_penalty": pen.detach().mean() / 2, "q_rand_mean": q1s[:k].detach().mean()}
+        pen = penalty(q1, q1s) + penalty(q2, q2s)  # [n] the gap of both heads
+        alpha = self.cql_weight(pen / 2)  # [n]
+        return alpha * pen, {"cql_penalty": pen.detach().mean() / 2, "q_rand_mean": q1s[:k].detach().mean(),
+                             "cql_alpha": alpha.mean()}

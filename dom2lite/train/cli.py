@@ -6,8 +6,11 @@
   (``DOM2LITE_PROFILE`` or ``--profile``); ``--steps``, ``--eval-every`` and ``--set FIELD=VALUE``
   always win over presets.
 - ``evaluate RUN_DIR [--shift speed --strength 1.0] [--episodes 20]``: the final policy of a run on
-  the standard or a shifted environment; the result is printed and saved as ``eval_*.json`` in the run.
+  the standard or a shifted environment; the result is printed and saved as ``eval_*.json`` in the run,
+  with the critic's calibration on its data set (Q against the Monte-Carlo return, chapter 05).
 - ``plot RUN_DIR... --out curves.png [--key eval/mean --key critic_loss]``: learning curves.
+- ``summarise RUN_DIR... [--out results/NAME.json]``: final score, calibration and td_loss trend per
+  setting, mean ± std over seeds (:mod:`dom2lite.train.summary`).
 Explained in chapter 07 (DOM2 end to end).
 """
 
@@ -57,9 +60,21 @@ def _evaluate(args: argparse.Namespace) -> int:
                           n_episodes=args.episodes, device=args.device)
     name = "eval_standard.json" if args.shift is None else f"eval_{args.shift}_{args.strength:g}.json"
     out = {**result.as_dict(prefix=""), "returns": result.returns}
+    if args.shift is None and not args.no_calibration:
+        from dom2lite.train.restore import calibrate_run
+
+        calib = calibrate_run(args.run_dir, device=args.device)
+        if calib is not None:
+            out["calibration"] = {k.removeprefix("calib/"): v for k, v in calib.items()}
     atomic_write_json(Path(args.run_dir) / name, out)
     print(json.dumps(out, indent=2))
     return 0
+
+
+def _logged(run_dirs, key: str) -> bool:
+    from dom2lite.train.curves import series
+
+    return any(len(series(d, key)[0]) for d in run_dirs)
 
 
 def _plot(args: argparse.Namespace) -> int:
@@ -68,9 +83,27 @@ def _plot(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     from dom2lite.train.curves import plot_runs
 
-    fig = plot_runs(args.run_dirs, keys=tuple(args.key or ["eval/mean"]))
+    keys = args.key or [k for k in ("eval/mean", "calib/bias", "td_loss") if _logged(args.run_dirs, k)]
+    fig = plot_runs(args.run_dirs, keys=tuple(keys))
     fig.savefig(args.out, dpi=120)
     print(args.out)
+    return 0
+
+
+def _summarise(args: argparse.Namespace) -> int:
+    from dom2lite.io import atomic_write_json
+    from dom2lite.provenance import provenance
+    from dom2lite.train.summary import summarise
+
+    out = summarise(args.run_dirs)
+    if args.out:
+        atomic_write_json(args.out, {**out, "provenance": provenance(["python", "-m", "dom2lite", *sys.argv[1:]])})
+    for key, entry in out["settings"].items():
+        shown = [f"{name.split('/')[-1]} {entry[name]['mean']:.3g} ± {entry[name]['std']:.2g}"
+                 for name in ("eval/normalised_mean", "calib/bias_frac", "td_growth") if name in entry]
+        print(f"{key} (seeds {entry['seeds']}{'' if entry['finished'] else ', unfinished'}): {'; '.join(shown)}")
+    if args.out:
+        print(args.out)
     return 0
 
 
@@ -107,10 +140,19 @@ def register(subparsers) -> None:
     e.add_argument("--strength", type=float, default=1.0)
     e.add_argument("--episodes", type=int, default=20)
     e.add_argument("--device", default=None)
+    e.add_argument("--no-calibration", action="store_true",
+                   help="skip the critic's Q against the data's Monte-Carlo returns (printed by default)")
     e.set_defaults(func=_evaluate)
 
     p = subparsers.add_parser("plot", help="learning curves of one or more run folders")
     p.add_argument("run_dirs", nargs="+")
-    p.add_argument("--key", action="append", help="metric to plot (repeatable; default eval/mean)")
+    p.add_argument("--key", action="append",
+                   help="metric to plot (repeatable; default: eval/mean, and calib/bias and td_loss where logged)")
     p.add_argument("--out", default="curves.png")
     p.set_defaults(func=_plot)
+
+    s = subparsers.add_parser("summarise", help="final scores, calibration and td_loss trend of run folders "
+                                                "(mean ± std over seeds)")
+    s.add_argument("run_dirs", nargs="+")
+    s.add_argument("--out", default=None, help="write the summary with provenance to this JSON file")
+    s.set_defaults(func=_summarise)

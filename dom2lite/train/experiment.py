@@ -78,7 +78,8 @@ def _check_same_run(run_dir: Path, record: dict[str, Any]) -> None:
     from dom2lite.train.runs import read_config
 
     stored = read_config(run_dir)
-    for key in ("task", "algo", "quality", "data_seed", "data_fraction", "augment", "algo_config", "schedule"):
+    for key in ("task", "algo", "quality", "data_seed", "data_fraction", "augment", "algo_config", "schedule",
+                "reward_scale"):
         if stored.get(key) != record.get(key):
             raise ConfigError(key, f"{run_dir} holds a run with {key}={stored.get(key)!r}, not {record.get(key)!r}; "
                                    "use another --run-dir to start a new run")
@@ -113,6 +114,7 @@ def train_run(
     """
     from dom2lite.algos import make_algo
     from dom2lite.augment import augmentation_weights
+    from dom2lite.critics.calibration import calibration_metrics, calibration_set
     from dom2lite.data.card import file_sha256
     from dom2lite.data.sampler import TransitionSampler
     from dom2lite.device import resolve_device
@@ -130,10 +132,17 @@ def train_run(
                            checkpoint_every=checkpoint_every or min(budget.checkpoint_every, steps or budget.steps))
     n_eval = eval_episodes or budget.eval_episodes
     dataset, card, data_path = load_training_data(task, quality, data_seed, data_dir, data_fraction, seed)
+    device = resolve_device(device)
+    cset = None  # the critic's yardstick: Q on the data's transitions vs the returns that followed them
+    reward_scale = 1.0
+    if hasattr(config, "gamma"):  # the algorithms with critics
+        cset = calibration_set(dataset, config.gamma, device=device)
+        if config.reward_norm == "return_range":  # one step's reward spans about one unit
+            reward_scale = 1.0 / ((1.0 - config.gamma) * cset.return_range)
     record = {
         "task": task, "algo": name, "quality": quality, "seed": seed, "data_seed": data_seed,
         "data_fraction": data_fraction, "augment": augment, "algo_config": config.to_dict(),
-        "schedule": vars(schedule), "eval_episodes": n_eval,
+        "schedule": vars(schedule), "eval_episodes": n_eval, "reward_scale": reward_scale,
         "data": {"path": str(data_path), "sha256": card.get("sha256"), "episodes": dataset.n_episodes,
                  "transitions": dataset.n_transitions},
     }
@@ -145,15 +154,19 @@ def train_run(
             raise ConfigError("data", f"{data_path} does not match the sha256 of its card")
         write_config(run_dir, {**record, "provenance": provenance(command)})
 
-    device = resolve_device(device)
     agent = make_algo(name, dataset_spec(dataset), config, device)
+    if reward_scale != 1.0:
+        agent.set_reward_scale(reward_scale)
     weights = None
     if augment:
         weights = augmentation_weights(dataset.episode_returns(), dataset.episode)
     sampler = TransitionSampler(dataset, device, seed=seed, weights=weights)
 
     def eval_fn(policy):
-        return evaluate(policy, task, n_episodes=n_eval, card=card, device=device).as_dict()
+        out = evaluate(policy, task, n_episodes=n_eval, card=card, device=device).as_dict()
+        if cset is not None:
+            out.update(calibration_metrics(policy.critic, cset, float(policy.reward_scale)))
+        return out
 
     metrics = fit(agent, sampler, config.batch_size, schedule, run_dir, eval_fn, progress, stop_after)
     last_step = max((m["step"] for m in metrics), default=0)

@@ -53,3 +53,21 @@ def evaluate_run(run_dir: str | Path, shift: str | None = None, shift_strength: 
     algo = load_policy(run_dir, device)
     return evaluate(algo, read_config(run_dir)["task"], n_episodes=n_episodes, seed=seed, shift=shift,
                     shift_strength=shift_strength, card=run_card(run_dir), device=algo.device)
+
+
+def calibrate_run(run_dir: str | Path, device=None) -> dict[str, float] | None:
+    """The calibration figures (``calib/*``) of a run's final critic on its own data set; None for an
+    algorithm without a critic. ``DatasetError`` when the data set is gone or changed."""
+    from dom2lite.critics.calibration import calibration_metrics, calibration_set
+    from dom2lite.train.experiment import load_training_data
+    from dom2lite.train.runs import read_config
+
+    algo = load_policy(run_dir, device)
+    if getattr(algo, "critic", None) is None:
+        return None
+    cfg = read_config(run_dir)
+    data_path = Path(cfg["data"]["path"])
+    dataset, _, _ = load_training_data(cfg["task"], cfg["quality"], cfg["data_seed"], data_path.parent,
+                                       cfg["data_fraction"], cfg["seed"])
+    cset = calibration_set(dataset, algo.config.gamma, device=algo.device)
+    return calibration_metrics(algo.critic, cset, float(algo.reward_scale))

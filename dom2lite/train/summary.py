@@ -1,0 +1,90 @@
+"""What a finished run (or several seeds of one setting) amounts to, as plain numbers for results files.
+
+``run_summary(run_dir)`` reads a run folder and reports its final evaluation (the policy after the last
+step, never the best one seen), its critic's calibration at the end (``calib/*``, chapter 05) and whether
+``td_loss`` still grows: ``td_growth`` is the mean ``td_loss`` over the last quarter of the logged steps
+divided by its mean over the quarter before (the last half of training, split in two; above 1 it grew).
+``summarise(run_dirs)`` groups runs that differ only in their seed and gives mean ± std over seeds.
+``python -m dom2lite summarise RUN_DIR... --out results/NAME.json`` writes both with provenance.
+Explained in chapter 05 (conservatism).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dom2lite.train.runs import MetricsLog, read_config
+
+FIGURES = ("eval/normalised_mean", "eval/mean", "calib/bias", "calib/bias_frac", "calib/corr", "calib/q_mean",
+           "calib/mc_mean", "td_growth")
+
+
+def td_growth(rows: list[dict[str, Any]]) -> float | None:
+    """Mean td_loss over the last quarter of its logged steps over the mean of the quarter before."""
+    td = np.array([r["td_loss"] for r in rows if "td_loss" in r], dtype=np.float64)
+    if len(td) < 4:
+        return None
+    q = len(td) // 4
+    return float(td[-q:].mean() / max(td[-2 * q:-q].mean(), 1e-12))
+
+
+def run_summary(run_dir: str | Path) -> dict[str, Any]:
+    """The setting, the final evaluation and calibration, and ``td_growth`` of one run folder."""
+    cfg = read_config(run_dir)
+    rows = MetricsLog(run_dir).read()
+    evals = [r for r in rows if "eval/mean" in r]
+    last = evals[-1] if evals else {}
+    steps = cfg["schedule"]["steps"]
+    out: dict[str, Any] = {
+        "run_dir": str(run_dir), "task": cfg["task"], "algo": cfg["algo"], "quality": cfg["quality"],
+        "seed": cfg["seed"], "steps": steps, "finished": bool(last) and last.get("step") == steps,
+        "reward_scale": cfg.get("reward_scale", 1.0), "data_sha256": cfg["data"]["sha256"],
+        "commit": cfg.get("provenance", {}).get("git_commit"),
+        "command": cfg.get("provenance", {}).get("command"),
+    }
+    for key in FIGURES[:-1]:
+        out[key] = last.get(key)
+    out["td_growth"] = td_growth(rows)
+    return out
+
+
+def _setting(run_dir) -> tuple[str, dict[str, Any]]:
+    """``task-quality/algo`` and everything else that defines the setting (all but the seed)."""
+    cfg = read_config(run_dir)
+    label = f"{cfg['task']}-{cfg['quality']}/{cfg['algo']}"
+    rest = {**{k: v for k, v in cfg["algo_config"].items() if k != "seed"}, "augment": cfg.get("augment"),
+            "data_fraction": cfg.get("data_fraction"), "steps": cfg["schedule"]["steps"]}
+    return label, rest
+
+
+def summarise(run_dirs) -> dict[str, Any]:
+    """Per-run summaries and, per setting (task, quality, algorithm, every other field but the seed),
+    mean ± std over seeds of each figure. Settings that share a label are told apart by their fields
+    that differ (``spread-expert/cql [cql_alpha=0.5]``)."""
+    runs = [run_summary(d) for d in run_dirs]
+    settings_of = [_setting(d) for d in run_dirs]
+    by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for label, rest in settings_of:
+        if rest not in by_label[label]:
+            by_label[label].append(rest)
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r, (label, rest) in zip(runs, settings_of):
+        variants = by_label[label]
+        differ = sorted(k for k in rest if any(v.get(k) != rest[k] for v in variants))
+        key = label + (" [" + ", ".join(f"{k}={rest[k]}" for k in differ) + "]" if differ else "")
+        r["setting"] = key
+        groups[key].append(r)
+    settings = {}
+    for key, members in sorted(groups.items()):
+        entry: dict[str, Any] = {"seeds": sorted(m["seed"] for m in members),
+                                 "finished": all(m["finished"] for m in members)}
+        for fig in FIGURES:
+            values = [m[fig] for m in members if m.get(fig) is not None]
+            if values:
+                entry[fig] = {"mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
+        settings[key] = entry
+    return {"settings": settings, "runs": runs}
