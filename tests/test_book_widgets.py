@@ -93,7 +93,7 @@ def test_widget_chapter_executes_under_load_without_stalling(path, monkeypatch):
 
     nb = jupytext.read(str(path))
     client = nbclient.NotebookClient(
-        nb, timeout=180, kernel_name="python3", record_timing=True, resources={"metadata": {"path": str(BOOK)}}
+        nb, timeout=600, kernel_name="python3", record_timing=True, resources={"metadata": {"path": str(BOOK)}}
     )
     lags: list[tuple[int, float]] = []
     loops: list[subprocess.Popen] = []
@@ -105,7 +105,8 @@ def test_widget_chapter_executes_under_load_without_stalling(path, monkeypatch):
                 if cell.cell_type == "code":
                     client.execute_cell(cell, index)
             loops = _busy_loops(os.cpu_count() or 2)
-            client.timeout = 20  # a missed reply is noticed when the poll times out
+            # A missed reply is noticed when the poll times out; a slow cell on a busy machine is not a failure.
+            client.timeout = 60
             for _ in range(REPEATS):
                 for index in widget_cells:
                     client.execute_cell(nb.cells[index], index)
