@@ -53,5 +53,6 @@ else:
                     self, name=f"Cell {cell_num}", cell_num=cell_num, cell=cell, options=options
                 )
 
-# Never collect executed copies that a build may leave under book/.
-collect_ignore_glob = ["_build/*", ".jupyter_cache/*"]
+# Never collect executed copies that a build may leave under book/, nor an .ipynb converted from a
+# chapter (it would run the same document twice, and a stale copy at that).
+collect_ignore_glob = ["_build/*", ".jupyter_cache/*", "*.ipynb"]

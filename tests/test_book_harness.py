@@ -76,6 +76,23 @@ def test_nbval_runs_a_good_chapter_and_fails_a_broken_one(tmp_path):
     assert "1 failed" in res.stdout and "deliberately broken" in res.stdout
 
 
+def test_nbval_ignores_an_ipynb_converted_next_to_a_chapter(tmp_path):
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "ok.md").write_text(chapter(["x = 1 + 1", "assert x == 2"]))
+    jupytext = pytest.importorskip("jupytext")
+    jupytext.write(jupytext.read(str(book / "ok.md")), str(book / "ok.ipynb"))  # what `jupytext --to ipynb` leaves
+    res = _nbval(book)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "2 passed" in res.stdout, res.stdout  # the chapter's two cells, once
+
+
+def test_config_excludes_converted_notebooks():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert "*.ipynb" in config["exclude_patterns"]
+    assert config["sphinx"]["config"]["nb_merge_streams"] is True
+
+
 def test_book_build_fails_on_a_broken_cell(tmp_path):
     jb = BIN / "jupyter-book"
     if not jb.exists():

@@ -16,6 +16,11 @@ import numpy as np
 from dom2lite.train.runs import MetricsLog, read_config
 
 
+TITLES = {"eval/mean": "evaluation return", "eval/normalised_mean": "normalised score",
+          "critic_loss": "critic loss", "actor_loss": "actor loss", "q_mean": "mean Q on data actions"}
+"""Panel titles for logged keys; any other key is its own title."""
+
+
 def series(run_dir: str | Path, key: str) -> tuple[np.ndarray, np.ndarray]:
     """``(steps, values)`` of ``key`` in a run's metrics (rows without the key are skipped)."""
     rows = [r for r in MetricsLog(run_dir).read() if key in r]
@@ -64,7 +69,7 @@ def plot_runs(run_dirs, keys=("eval/mean",), axes=None, reference: dict | None =
             for name, style in (("random", ":"), ("expert", "--")):
                 ax.axhline(reference[name], color="grey", ls=style, lw=1, label=f"{name} (data card)")
         ax.set_xlabel("gradient step")
-        ax.set_title(key)
+        ax.set_title(TITLES.get(key, key))
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
