@@ -5,7 +5,7 @@
 - a bad command line (argparse: unknown option, a value of the wrong type or out of range): exit 2;
 - the package's typed errors (``ConfigError``, ``DatasetError``, ``CheckpointError``,
   ``TrainingDiverged``, ...) and a missing or unreadable file: exit 1;
-- Ctrl-C: exit 130.
+- Ctrl-C: exit 130 (a closed output pipe, ``... | head``: exit 141, quietly).
 
 ``--debug`` anywhere on the command line (or ``DOM2LITE_DEBUG=1``) shows the traceback instead.
 Anything else is a bug and keeps its traceback.
@@ -92,6 +92,9 @@ def run_reporting_errors(func: Callable[[], int], prog: str, debug: bool) -> int
     """``func()``, with expected errors turned into one line on standard error and an exit status."""
     try:
         return int(func() or 0)
+    except BrokenPipeError:  # `python -m dom2lite ... | head` closed the pipe: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the final flush does not fail
+        return 141
     except KeyboardInterrupt:
         if debug:
             raise

@@ -22,6 +22,10 @@ class ConfigError(Dom2liteError, ValueError):
         super().__init__(f"config field {field!r}: {message}")
 
 
+class DeviceError(ConfigError, RuntimeError):
+    """The device asked for (argument or ``DOM2LITE_DEVICE``) is unknown or not on this machine."""
+
+
 class FileFieldError(Dom2liteError, ValueError):
     """Something is wrong with ``field`` of the file at ``path``."""
 

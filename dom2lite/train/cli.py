@@ -77,11 +77,13 @@ def _train(args: argparse.Namespace) -> int:
     import shlex
 
     from dom2lite.data.ensure import profile_data_dir
+    from dom2lite.device import resolve_device
     from dom2lite.seeding import pin_threads
     from dom2lite.train.experiment import train_run
     from dom2lite.train.runs import new_run_dir
 
     pin_threads()
+    resolve_device(args.device)  # a bad --device or DOM2LITE_DEVICE is refused before any data is made
     overrides = _checked_overrides(args)
     data_dir = Path(args.data_dir) if args.data_dir is not None else profile_data_dir(args.profile)
     _ensure_data(args, data_dir)
