@@ -54,7 +54,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 def describe(exc: BaseException, prog: str) -> str | None:
     """The one-line report of an expected error, or None for an unexpected one (a bug: show it)."""
-    from dom2lite.errors import ConfigError, Dom2liteError, FileFieldError, MissingFileError, TrainingDiverged
+    from dom2lite.errors import (BackendMissing, ConfigError, Dom2liteError, FileFieldError, MissingFileError,
+                                 TrainingDiverged)
 
     help_hint = f"see {prog} --help"
     if isinstance(exc, ConfigError):
@@ -72,6 +73,8 @@ def describe(exc: BaseException, prog: str) -> str | None:
         return error_line("training diverged", exc.quantity, f"{exc.value!r} at step {exc.step}",
                           exc.hint or "lower the learning rates (--set actor_lr=... --set critic_lr=...) "
                                       "or the conservatism weight, and start a new run")
+    if isinstance(exc, BackendMissing):
+        return error_line("optional package missing", exc.package, exc.reason, exc.hint)
     if isinstance(exc, MissingFileError):
         return error_line("file not found", str(exc.path), exc.reason, exc.hint)
     if isinstance(exc, Dom2liteError):

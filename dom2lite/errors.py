@@ -64,3 +64,11 @@ class MissingFileError(Dom2liteError, FileNotFoundError):
 
     def __str__(self) -> str:
         return self.reason if self.hint is None else f"{self.reason}; {self.hint}"
+
+
+class BackendMissing(Dom2liteError, ImportError):
+    """An optional back-end (``package``) is not installed; ``hint`` says how to install it."""
+
+    def __init__(self, package: str, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.package, self.reason, self.hint = package, message, hint

@@ -217,3 +217,22 @@ def test_a_bar_off_a_terminal_prints_a_line_every_few_percent(capsys):
     resumed.update(5)
     resumed.close()
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_every_typed_error_has_a_one_line_report():
+    from dom2lite.cli_errors import describe
+    from dom2lite.errors import BackendMissing, CheckpointError, DatasetError, MissingFileError, TrainingDiverged
+
+    cases = [
+        (BackendMissing("mujoco", "halfcheetah needs MuJoCo", hint="pip install -e '.[mujoco]'"),
+         "error: optional package missing (mujoco): halfcheetah needs MuJoCo; pip install -e '.[mujoco]'"),
+        (DatasetError("d.npz", "obs", "has NaN"), "error: bad data set (d.npz, field obs): has NaN; check the file"),
+        (CheckpointError("r/ckpt_1.pt", None, "truncated"), "error: bad checkpoint (r/ckpt_1.pt): truncated"),
+        (TrainingDiverged(7, "q_max", float("inf")), "error: training diverged (q_max): inf at step 7"),
+        (MissingFileError("x.npz", "gone", hint="make it"), "error: file not found (x.npz): gone; make it"),
+        (FileNotFoundError(2, "No such file or directory", "y.json"), "error: file not found (y.json)"),
+    ]
+    for exc, start in cases:
+        line = describe(exc, "python -m dom2lite")
+        assert line is not None and line.startswith(start) and "\n" not in line, line
+    assert describe(ValueError("a bug"), "python -m dom2lite") is None  # unexpected: keeps its traceback
