@@ -15,6 +15,7 @@ Loaded by ``_config.yml`` (``sphinx: local_extensions``); ``.ci/check_book_brows
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 from pathlib import Path
 
@@ -51,19 +52,35 @@ def _copy(app, exception) -> None:
         shutil.copytree(source / part, target / part, dirs_exist_ok=True)
 
 
-def _one_copy_of_each_script(app, pagename, templatename, context, doctree) -> None:
-    seen, kept = set(), []
-    for script in context.get("script_files", []):
-        attributes = getattr(script, "attributes", {}) or {}
-        key = (str(getattr(script, "filename", script)), tuple(sorted((k, str(v)) for k, v in attributes.items())))
-        if key not in seen:
-            seen.add(key)
-            kept.append(script)
-    context["script_files"] = kept
+INLINE_SCRIPT = re.compile(r"[ \t]*<script>[^<]*</script>\n")
+
+
+def _one_copy_of_each_inline_script(html: str) -> str:
+    """Drop the second and later copies of an identical inline ``<script>...</script>`` line."""
+    seen: set[str] = set()
+
+    def keep_first(match: re.Match) -> str:
+        text = match.group(0).strip()
+        if text in seen:
+            return ""
+        seen.add(text)
+        return match.group(0)
+
+    return INLINE_SCRIPT.sub(keep_first, html)
+
+
+def _dedupe_pages(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).glob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        fixed = _one_copy_of_each_inline_script(html)
+        if fixed != html:
+            page.write_text(fixed, encoding="utf-8")
 
 
 def setup(app):
     app.connect("config-inited", _use_local_copy)
-    app.connect("html-page-context", _one_copy_of_each_script, priority=900)  # after every script is added
+    app.connect("build-finished", _dedupe_pages)
     app.connect("build-finished", _copy)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
