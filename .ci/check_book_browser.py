@@ -150,7 +150,7 @@ def main(html: Path) -> int:
             out = check_page(driver, f"{base}/{page}")
             n_math, n_images = n_math + out["math"], n_images + out["images"]
             status = "ok" if not out["problems"] else f"{len(out['problems'])} problem(s)"
-            print(f"  {page}: {out['math']} maths typeset, {out['images']} images, {status}")
+            print(f"  {page}: {out['math']} math elements, {out['images']} images, {status}")
             for problem in out["problems"]:
                 print(f"    - {problem}")
             for note in out["notes"]:
@@ -162,7 +162,7 @@ def main(html: Path) -> int:
     if failures:
         print(f"browser check FAILED: {failures} of {len(pages)} pages have problems (chromium {version}, no network)")
         return 1
-    print(f"browser check OK: {len(pages)} pages, {n_math} maths typeset, {n_images} images loaded "
+    print(f"browser check OK: {len(pages)} pages, {n_math} math elements typeset, {n_images} images loaded "
           f"(chromium {version}, no network)")
     return 0
 
