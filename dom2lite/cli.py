@@ -2,6 +2,8 @@
 
 Each command group lives beside the code it drives and adds itself through a ``register(subparsers)``
 function; this module only collects them. Run ``python -m dom2lite --help`` for the list.
+Every expected failure is one line ``error: <what> (<field or file>): <why>; <what to do>`` and a
+non-zero exit (``dom2lite.cli_errors``); ``--debug`` or ``DOM2LITE_DEBUG=1`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -11,27 +13,15 @@ import importlib
 import json
 import sys
 
+from dom2lite.cli_errors import OneLineParser, debug_requested, run_reporting_errors
+from dom2lite.cli_values import parse_set  # noqa: F401 (the command groups' --set parser, kept importable here)
+
 # (module, attribute) of every command group's register function, in --help order.
 COMMAND_GROUPS: list[tuple[str, str]] = [
     ("dom2lite.data.cli", "register"),
     ("dom2lite.behaviour.cli", "register"),
     ("dom2lite.train.cli", "register"),
 ]
-
-
-def parse_set(items: list[str] | None) -> dict:
-    """``--set`` values: ``["cql_alpha=5", "hidden=[64,64]", "critic_input=state"]`` -> a dict, each value
-    parsed as JSON where it parses (numbers, lists, booleans) and kept as a string otherwise."""
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise SystemExit(f"--set expects FIELD=VALUE, got {item!r}")
-        key, raw = item.split("=", 1)
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -48,10 +38,12 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m dom2lite",
         description="DOM2: diffusion policies for offline multi-agent RL (data, training, evaluation).",
+        epilog="Errors are one line; add --debug anywhere (or set DOM2LITE_DEBUG=1) to see the traceback.",
     )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks (may also follow the command)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     info = sub.add_parser("info", help="print versions, the active profile and the device")
     info.set_defaults(func=_info)
@@ -61,12 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    debug, argv = debug_requested(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    words = [getattr(args, k, None) for k in ("command", "data_command", "behaviour_command")]
+    prog = " ".join(["python -m dom2lite", *[w for w in words if w]])
+    return run_reporting_errors(lambda: args.func(args), prog, debug)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ import enum
 import os
 from typing import TypeVar
 
+from dom2lite.errors import ConfigError
+
 ENV_VAR = "DOM2LITE_PROFILE"
 T = TypeVar("T")
 
@@ -25,8 +27,11 @@ class Profile(str, enum.Enum):
     FULL = "full"
 
 
-class ProfileError(ValueError):
-    """Raised when ``DOM2LITE_PROFILE`` holds an unknown value."""
+class ProfileError(ConfigError):
+    """Raised when ``DOM2LITE_PROFILE`` holds an unknown value (a ``ConfigError`` naming the variable)."""
+
+    def __init__(self, message: str):
+        super().__init__(ENV_VAR, message, hint=f"set {ENV_VAR} to smoke, book or full, or unset it")
 
 
 def current_profile(default: Profile | str = Profile.BOOK) -> Profile:

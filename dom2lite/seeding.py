@@ -32,9 +32,17 @@ def pin_threads(n_threads: int | None = None) -> int:
 
     Returns the number of threads in force. Call it before the first heavy torch op.
     """
+    from dom2lite.errors import ConfigError  # a ValueError
+
+    field = "n_threads" if n_threads is not None else "DOM2LITE_THREADS"
     if n_threads is None:
-        n_threads = int(os.environ.get("DOM2LITE_THREADS", os.cpu_count() or 1))
+        raw = os.environ.get("DOM2LITE_THREADS", "").strip() or str(os.cpu_count() or 1)
+        try:
+            n_threads = int(raw)
+        except ValueError:
+            raise ConfigError(field, f"must be an integer, got {raw!r}",
+                              hint="set DOM2LITE_THREADS=1 (or unset it)") from None
     if n_threads < 1:
-        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+        raise ConfigError(field, f"must be >= 1, got {n_threads}")
     torch.set_num_threads(n_threads)
     return torch.get_num_threads()

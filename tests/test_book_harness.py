@@ -98,7 +98,7 @@ def test_book_build_fails_on_a_broken_cell(tmp_path):
     if not jb.exists():
         pytest.skip("jupyter-book is not installed (install the 'book' extra)")
     shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
-    (tmp_path / "book").mkdir()
+    shutil.copytree(ROOT / "book" / "_ext", tmp_path / "book" / "_ext")  # the config's local Sphinx extension
     (tmp_path / "book" / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: broken\n")
     (tmp_path / "book" / "intro.md").write_text(chapter(["print('hello')"], title="Intro"))
     (tmp_path / "book" / "broken.md").write_text(chapter(["raise ValueError('deliberately broken')"]))

@@ -234,10 +234,9 @@ def test_sampler_rejects_bad_weights(ds):
 
 # --- command line ----------------------------------------------------------------------------------
 def _cli(argv):
-    parser = argparse.ArgumentParser(prog="dom2lite")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    from dom2lite.cli import main  # the real entry point: typed errors become one line and exit status 1
+
+    return main(argv)
 
 
 def test_cli_card_prints_the_card_and_validates(ds, tmp_path, capsys):

@@ -68,7 +68,8 @@ class AlgoConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) or self.seed < 0:
             raise ConfigError("seed", f"must be a non-negative integer, got {self.seed!r}")
         if self.activation not in ("relu", "mish", "silu", "tanh"):
-            raise ConfigError("activation", f"unknown activation {self.activation!r}")
+            raise ConfigError("activation",
+                              f"unknown activation {self.activation!r}; choose relu | mish | silu | tanh")
         _positive(self, "actor_lr", "batch_size")
         if self.grad_clip < 0:
             raise ConfigError("grad_clip", f"must be >= 0, got {self.grad_clip}")

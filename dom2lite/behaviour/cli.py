@@ -24,12 +24,11 @@ def _default_out() -> str:
 
 
 def _parse_set(items: list[str]) -> dict:
-    from dom2lite.cli import parse_set
+    """``--set`` values typed by ``MATD3Config`` (``ConfigError`` naming a wrong field or value)."""
+    from dom2lite.behaviour.config import MATD3Config
+    from dom2lite.cli_values import parse_set
 
-    out = parse_set(items)
-    if "hidden" in out:
-        out["hidden"] = tuple(out["hidden"]) if isinstance(out["hidden"], list) else (int(out["hidden"]),)
-    return out
+    return parse_set(items, MATD3Config)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -80,31 +79,34 @@ def _show(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add ``behaviour`` and its sub-commands to the top-level ``python -m dom2lite`` parser."""
+    from dom2lite.cli_values import device_name, positive_float, positive_int, seed_int
+
     p = subparsers.add_parser("behaviour", help="train, export and inspect the behaviour policies (online MATD3)")
     sub = p.add_subparsers(dest="behaviour_command", metavar="SUBCOMMAND")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
     t = sub.add_parser("train", help="train or continue MATD3 behaviour policies (resumable)")
     t.add_argument("--task", required=True, choices=TASK_CHOICES)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--steps", type=int, default=None, help="total joint transitions (default: the task's config)")
+    t.add_argument("--seed", type=seed_int, default=0)
+    t.add_argument("--steps", type=positive_int, default=None,
+                   help="total joint transitions (default: the task's config)")
     t.add_argument("--out", default=_default_out(), help="runs root (default: $DOM2LITE_RUNS or ./runs)")
-    t.add_argument("--max-minutes", type=float, default=None, help="stop this piece after about M minutes")
-    t.add_argument("--device", default=None)
+    t.add_argument("--max-minutes", type=positive_float, default=None, help="stop this piece after about M minutes")
+    t.add_argument("--device", type=device_name, default=None)
     t.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a MATD3Config field")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_train)
 
     e = sub.add_parser("export", help="ship a finished run's expert/medium/replay snapshots with provenance")
     e.add_argument("--task", required=True, choices=TASK_CHOICES)
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=seed_int, default=0)
     e.add_argument("--out", default=_default_out())
     e.add_argument("--dest", default=None, help="default: dom2lite/assets/behaviour/{task}")
-    e.add_argument("--n-replay", type=int, default=5, help="snapshots that medium-replay rolls out")
-    e.add_argument("--reference-episodes", type=int, default=None,
+    e.add_argument("--n-replay", type=positive_int, default=5, help="snapshots that medium-replay rolls out")
+    e.add_argument("--reference-episodes", type=positive_int, default=None,
                    help="fixed-seed episodes measuring the references and every candidate medium snapshot "
                         "(default: export.REFERENCE_EPISODES, 100; world 400)")
-    e.add_argument("--final-step", type=int, default=None,
+    e.add_argument("--final-step", type=seed_int, default=None,
                    help="export the run as it was at this step (default: its last snapshot)")
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=_export)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from dom2lite.behaviour.policy import assets_root, load_snapshot
-from dom2lite.behaviour.progress import progress_bar
+from dom2lite.progress import progress_bar
 from dom2lite.behaviour.rollout import rollout_episodes
 from dom2lite.behaviour.select import halfway_return, select_medium, select_replay
 from dom2lite.behaviour.train import EVAL_SEED, run_dir_for, snapshot_paths

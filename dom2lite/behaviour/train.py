@@ -33,7 +33,7 @@ import torch
 from dom2lite.behaviour.config import MATD3Config, default_config
 from dom2lite.behaviour.matd3 import MATD3
 from dom2lite.behaviour.policy import load_snapshot, save_snapshot
-from dom2lite.behaviour.progress import progress_bar
+from dom2lite.progress import progress_bar
 from dom2lite.behaviour.replay import ReplayBuffer
 from dom2lite.behaviour.rollout import noisy_actions, random_actions, rollout_episodes
 from dom2lite.device import resolve_device

@@ -1,8 +1,8 @@
 """``python -m dom2lite data ...``: inspect (``card``) and make (``generate``) offline data sets.
 
 ``data card PATH`` prints the card of a data set (``PATH`` is the ``.npz`` or its ``.card.json``) and
-checks the data file against it; the exit code is 1, with the typed error's message, when anything is
-wrong. ``data generate`` lives in ``dom2lite.data.generate`` and is added here.
+checks the data file against it; the exit code is 1, with the typed error's one-line message, when
+anything is wrong. ``data generate`` lives in ``dom2lite.data.generate`` and is added here.
 Explained in chapter 02 (the offline multi-agent setting).
 """
 
@@ -10,26 +10,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-
-from dom2lite.errors import DatasetError
 
 
 def _card_cmd(args: argparse.Namespace) -> int:
     from dom2lite.data.card import read_card
     from dom2lite.data.dataset import OfflineDataset
     from dom2lite.data.paths import card_path, data_path_of_card
+    from dom2lite.errors import MissingFileError
 
     data_file = data_path_of_card(args.path)
-    try:
-        card = read_card(card_path(data_file))
-        print(json.dumps(card, indent=2, sort_keys=True))
-        if args.no_validate:
-            return 0
-        ds = OfflineDataset.load(data_file, validate=True, check_versions=not args.no_check_versions)
-    except DatasetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    if not data_file.exists() and not card_path(data_file).exists():
+        raise MissingFileError(data_file, "no such data set (neither the file nor its card exists)",
+                               hint="check the path, or make it with: python -m dom2lite data generate --help")
+    card = read_card(card_path(data_file))  # a DatasetError naming the card is reported by the command line
+    print(json.dumps(card, indent=2, sort_keys=True))
+    if args.no_validate:
+        return 0
+    ds = OfflineDataset.load(data_file, validate=True, check_versions=not args.no_check_versions)
     print(f"OK: {data_file} matches its card ({ds.n_transitions} transitions, {ds.n_episodes} episodes, "
           f"{ds.n_agents} agents)")
     return 0

@@ -37,6 +37,21 @@ def profile_data_dir(profile: Profile | str | None = None, root: str | Path | No
     return root if p is Profile.FULL else root / p.value
 
 
+def profile_episodes(task: str, profile: Profile | str | None = None) -> int | None:
+    """Episodes of a ``task`` data set in ``profile`` (None: the full-size defaults of ``generate``)."""
+    p = current_profile() if profile is None else Profile(profile)
+    return None if EPISODES[p] is None else EPISODES[p][task]
+
+
+def generate_command(task: str, quality: str, seed: int, profile: Profile | str | None = None,
+                     folder: str | Path | None = None) -> str:
+    """The ``python -m dom2lite data generate ...`` line that makes the data set ``ensure_dataset`` would."""
+    episodes = profile_episodes(task, profile)
+    folder = profile_data_dir(profile) if folder is None else Path(folder)
+    return (f"python -m dom2lite data generate --task {task} --quality {quality} --seed {seed}"
+            + ("" if episodes is None else f" --episodes {episodes}") + f" --out {folder}")
+
+
 def made_from_shipped_policies(path: str | Path, task: str) -> bool:
     """True when the card of ``path`` names the shipped behaviour files of ``task`` (same sha256) and
     the same reference returns; False for a stale file or an unreadable card."""
@@ -69,7 +84,7 @@ def ensure_dataset(task: str, quality: str, seed: int = 0, profile: Profile | st
     folder = profile_data_dir(p, root)
     path = dataset_path(task, quality, seed, folder)
     if not path.is_file() or not made_from_shipped_policies(path, task):
-        episodes = None if EPISODES[p] is None else EPISODES[p][task]
+        episodes = profile_episodes(task, p)
         path = generate_dataset(task, quality, seed, episodes=episodes, out=folder, progress=progress,
                                 command=f"ensure_dataset({task!r}, {quality!r}, {seed}, profile={p.value!r})")
     return path

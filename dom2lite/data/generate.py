@@ -35,7 +35,7 @@ import numpy as np
 
 from dom2lite.behaviour.export import sha256
 from dom2lite.behaviour.policy import load_shipped, shipped_dir, shipped_provenance
-from dom2lite.behaviour.progress import progress_bar
+from dom2lite.progress import progress_bar
 from dom2lite.behaviour.rollout import rollout_episodes
 from dom2lite.data.paths import QUALITIES, dataset_path
 from dom2lite.envs import TASKS
@@ -186,7 +186,8 @@ def _generate_cmd(args: argparse.Namespace) -> int:
         generate_all(args.seed, tasks, qualities, args.episodes, args.out, not args.no_progress, command)
         return 0
     if not args.task or not args.quality:
-        raise SystemExit("data generate: give --task and --quality, or --all")
+        raise ConfigError("--task" if not args.task else "--quality", "required unless --all is given",
+                          hint="give --task and --quality, or --all")
     path = generate_dataset(args.task, args.quality, args.seed, args.episodes, args.out,
                             n_envs=args.n_envs, progress=not args.no_progress, command=command)
     print(path)
@@ -195,18 +196,21 @@ def _generate_cmd(args: argparse.Namespace) -> int:
 
 def add_generate_parser(data_subparsers) -> argparse.ArgumentParser:
     """Add ``generate`` to the ``python -m dom2lite data`` sub-commands."""
+    from dom2lite.cli_values import positive_int, seed_int
+
     g = data_subparsers.add_parser(
         "generate", help="generate offline data sets from the shipped behaviour policies",
         description="Roll out the shipped behaviour policies and save {task}-{quality}-s{seed}.npz + .card.json.",
     )
     g.add_argument("--task", choices=TASKS, default=None)
     g.add_argument("--quality", choices=QUALITIES, default=None)
-    g.add_argument("--seed", type=int, default=0, help="seeds the resets and the action noise")
+    g.add_argument("--seed", type=seed_int, default=0, help="seeds the resets and the action noise")
     g.add_argument("--all", action="store_true", help="every task and quality (or all of those not fixed)")
-    g.add_argument("--episodes", type=int, default=None,
+    g.add_argument("--episodes", type=positive_int, default=None,
                    help=f"episodes per data set (default: {DEFAULT_TRANSITIONS} transitions / episode length)")
     g.add_argument("--out", default=None, help="output folder (default: $DOM2LITE_DATA or ./data)")
-    g.add_argument("--n-envs", type=int, default=None, help=f"environments in lock-step (default: up to {MAX_ENVS})")
+    g.add_argument("--n-envs", type=positive_int, default=None,
+                   help=f"environments in lock-step (default: up to {MAX_ENVS})")
     g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=_generate_cmd)
     return g

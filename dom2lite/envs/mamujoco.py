@@ -37,9 +37,11 @@ def import_mamujoco():
         with contextlib.redirect_stderr(io.StringIO()):  # an import-time notice about Adroit envs
             from gymnasium_robotics import mamujoco_v1
     except ImportError as err:
-        raise ImportError(
-            "the halfcheetah task needs MuJoCo and Gymnasium-Robotics: "
-            "pip install 'mujoco>=3' 'gymnasium-robotics>=1.4'") from err
+        from dom2lite.errors import BackendMissing  # an ImportError naming the package and the install line
+
+        raise BackendMissing(err.name or "mujoco", f"the halfcheetah task needs MuJoCo and Gymnasium-Robotics ({err})",
+                             hint="pip install -e '.[mujoco]' (or: pip install 'mujoco>=3' 'gymnasium-robotics>=1.4')"
+                             ) from err
     return mujoco, mamujoco_v1
 
 

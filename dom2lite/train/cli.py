@@ -4,7 +4,9 @@
   ``runs/{task}__{algo}__{seed}__{time}/``; ``--run-dir DIR`` reopens one and continues it after an
   interruption (same result as an uninterrupted run). Budgets come from the profile
   (``DOM2LITE_PROFILE`` or ``--profile``); ``--steps``, ``--eval-every`` and ``--set FIELD=VALUE``
-  always win over presets.
+  always win over presets. A missing data set is generated first at the profile's size (as the chapters
+  do); ``--no-generate`` refuses instead and prints the command that makes it. Every option is checked
+  before anything runs: an explicit 0 or an out-of-range value is an error, never "the default".
 - ``evaluate RUN_DIR [--shift speed --strength 1.0] [--episodes 20]``: the final policy of a run on
   the standard or a shifted environment; the result is printed and saved as ``eval_*.json`` in the run,
   with the critic's calibration on its data set (Q against the Monte-Carlo return, chapter 05).
@@ -21,24 +23,92 @@ import json
 import sys
 from pathlib import Path
 
+from dom2lite.cli_values import device_name, non_negative_float, positive_int, seed_int, unit_fraction
 from dom2lite.data.paths import QUALITIES
 from dom2lite.envs import TASKS
 
 
+def _algo_name(raw: str) -> str:
+    """``--algo``: a registered algorithm (papers' spellings accepted), as its canonical name."""
+    from dom2lite.algos import canonical_name
+    from dom2lite.errors import ConfigError
+
+    try:
+        return canonical_name(raw)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.reason) from None
+
+
+def _checked_overrides(args: argparse.Namespace) -> dict:
+    """``--set`` values typed by the algorithm's config, then the whole config built once so that ranges
+    and choices are checked before any data is made or loaded (``ConfigError`` naming the field)."""
+    from dom2lite.algos import ALGOS, algo_class
+    from dom2lite.cli_values import parse_set
+    from dom2lite.train.experiment import resolve_run_config
+
+    others = {name: algo_class(name).config_class for name in ALGOS if name != args.algo}
+    overrides = parse_set(args.set, algo_class(args.algo).config_class, others=others, reserved={"seed": "--seed"})
+    resolve_run_config(args.algo, args.task, args.quality, args.seed, args.profile, overrides)
+    return overrides
+
+
+def _ensure_data(args: argparse.Namespace, data_dir: Path) -> None:
+    """Generate a missing data set at the profile's size (as the chapters do), or refuse with --no-generate."""
+    from dom2lite.data.ensure import generate_command, profile_episodes
+    from dom2lite.data.paths import dataset_path
+    from dom2lite.errors import MissingFileError
+
+    path = dataset_path(args.task, args.quality, args.data_seed, data_dir)
+    if path.is_file():
+        return
+    command = generate_command(args.task, args.quality, args.data_seed, args.profile, data_dir)
+    if args.no_generate:
+        raise MissingFileError(path, "the data set does not exist yet",
+                               hint=f"make it with: {command} (or leave out --no-generate)")
+    from dom2lite.data.generate import generate_dataset
+    from dom2lite.profiles import Profile, current_profile
+
+    profile = Profile(args.profile) if args.profile else current_profile()
+    episodes = profile_episodes(args.task, profile)
+    size = "the default size" if episodes is None else f"{episodes} episodes"
+    print(f"{path} does not exist yet: generating it ({size}, {profile.value} profile)", file=sys.stderr)
+    generate_dataset(args.task, args.quality, args.data_seed, episodes=episodes, out=data_dir,
+                     progress=not args.no_progress, command=command.split())
+
+
 def _train(args: argparse.Namespace) -> int:
-    from dom2lite.cli import parse_set
+    import shlex
+
+    from dom2lite.data.ensure import profile_data_dir
+    from dom2lite.device import resolve_device
     from dom2lite.seeding import pin_threads
     from dom2lite.train.experiment import train_run
+    from dom2lite.train.runs import new_run_dir
 
     pin_threads()
-    result = train_run(
-        args.task, args.algo, args.quality, args.seed, data_seed=args.data_seed, data_dir=args.data_dir,
-        data_fraction=args.data_fraction, augment=args.augment, overrides=parse_set(args.set),
-        steps=args.steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-        checkpoint_every=args.checkpoint_every, profile=args.profile,
-        run_dir=args.run_dir, runs_root=args.runs_root, stop_after=args.stop_after,
-        progress=not args.no_progress, device=args.device, command=["python", "-m", "dom2lite", *sys.argv[1:]],
-    )
+    resolve_device(args.device)  # a bad --device or DOM2LITE_DEVICE is refused before any data is made
+    overrides = _checked_overrides(args)
+    data_dir = Path(args.data_dir) if args.data_dir is not None else profile_data_dir(args.profile)
+    _ensure_data(args, data_dir)
+    run_dir = Path(args.run_dir) if args.run_dir is not None else new_run_dir(args.task, args.algo, args.seed,
+                                                                               args.runs_root)
+    command = ["python", "-m", "dom2lite", *sys.argv[1:]]
+    try:
+        result = train_run(
+            args.task, args.algo, args.quality, args.seed, data_seed=args.data_seed, data_dir=data_dir,
+            data_fraction=args.data_fraction, augment=args.augment, overrides=overrides,
+            steps=args.steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
+            checkpoint_every=args.checkpoint_every, profile=args.profile,
+            run_dir=run_dir, stop_after=args.stop_after,
+            progress=not args.no_progress, device=args.device, command=command,
+        )
+    except KeyboardInterrupt:
+        if not (run_dir / "config.json").is_file():
+            raise
+        again = command if args.run_dir is not None else [*command, "--run-dir", str(run_dir)]
+        print(f"error: interrupted ({run_dir}): stopped by Ctrl-C; continue from its last checkpoint with: "
+              f"{shlex.join(again)}", file=sys.stderr)
+        return 130
     if result.finished and result.final_eval:
         ev = result.final_eval
         norm = "" if ev.get("eval/normalised_mean") is None else \
@@ -71,10 +141,26 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _logged(run_dirs, key: str) -> bool:
-    from dom2lite.train.curves import series
+def _logged_keys(run_dirs) -> set[str]:
+    """Every metric some run logged (a folder that is not a run is named)."""
+    from dom2lite.train.runs import MetricsLog, read_config
 
-    return any(len(series(d, key)[0]) for d in run_dirs)
+    logged: set[str] = set()
+    for d in run_dirs:
+        read_config(d)
+        for row in MetricsLog(d).read():
+            logged.update(row)
+    logged.discard("step")
+    return logged
+
+
+def _check_keys(logged: set[str], keys) -> None:
+    """Every key must be logged by at least one run (else its panel would be silently empty)."""
+    from dom2lite.errors import ConfigError
+
+    for key in keys:
+        if key not in logged:
+            raise ConfigError("--key", f"no run logged {key!r}", hint=f"choose from {', '.join(sorted(logged))}")
 
 
 def _plot(args: argparse.Namespace) -> int:
@@ -83,8 +169,10 @@ def _plot(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     from dom2lite.train.curves import plot_runs
 
-    keys = args.key or [k for k in ("eval/mean", "calib/bias", "td_loss") if _logged(args.run_dirs, k)]
-    fig = plot_runs(args.run_dirs, keys=tuple(keys))
+    logged = _logged_keys(args.run_dirs)
+    keys = tuple(args.key or [k for k in ("eval/mean", "calib/bias", "td_loss") if k in logged] or ["eval/mean"])
+    _check_keys(logged, keys)
+    fig = plot_runs(args.run_dirs, keys=keys)
     fig.savefig(args.out, dpi=120)
     print(args.out)
     return 0
@@ -108,38 +196,47 @@ def _summarise(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    """Add ``train``, ``evaluate`` and ``plot`` to the top-level sub-commands."""
+    """Add ``train``, ``evaluate``, ``plot`` and ``summarise`` to the top-level sub-commands."""
     t = subparsers.add_parser("train", help="train an offline algorithm (DOM2 or a baseline) on a data set",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--task", choices=TASKS, required=True)
-    t.add_argument("--algo", required=True, help="dom2 | bc | td3bc | cql | omar (papers' spellings accepted)")
+    t.add_argument("--algo", required=True, type=_algo_name,
+                   help="dom2 | bc | td3bc | cql | omar (papers' spellings accepted)")
     t.add_argument("--quality", choices=QUALITIES, default="expert")
-    t.add_argument("--seed", type=int, default=0, help="seeds the networks, the sampler and the algorithm's noise")
-    t.add_argument("--data-seed", type=int, default=0, help="which generated data set (default 0)")
+    t.add_argument("--seed", type=seed_int, default=0,
+                   help="seeds the networks, the sampler and the algorithm's noise")
+    t.add_argument("--data-seed", type=seed_int, default=0, help="which generated data set (default 0)")
     t.add_argument("--data-dir", default=None,
                    help="folder of the data sets (default: the profile's: data/smoke, data/book, data for full)")
-    t.add_argument("--data-fraction", type=float, default=1.0, help="train on this fraction of the episodes")
+    t.add_argument("--no-generate", action="store_true",
+                   help="refuse to start when the data set is missing (default: generate it at the profile's size)")
+    t.add_argument("--data-fraction", type=unit_fraction, default=1.0,
+                   help="train on this fraction of the episodes, in (0, 1]")
     t.add_argument("--augment", action="store_true", help="trajectory-based data augmentation (chapter 06)")
-    t.add_argument("--steps", type=int, default=None, help="gradient steps (default: the profile's budget)")
-    t.add_argument("--eval-every", type=int, default=None)
-    t.add_argument("--eval-episodes", type=int, default=None)
-    t.add_argument("--checkpoint-every", type=int, default=None, help="gradient steps between checkpoints")
+    t.add_argument("--steps", type=positive_int, default=None, help="gradient steps (default: the profile's budget)")
+    t.add_argument("--eval-every", type=positive_int, default=None)
+    t.add_argument("--eval-episodes", type=positive_int, default=None)
+    t.add_argument("--checkpoint-every", type=positive_int, default=None,
+                   help="gradient steps between checkpoints")
     t.add_argument("--profile", choices=("smoke", "book", "full"), default=None,
                    help="budget preset (default: $DOM2LITE_PROFILE or book)")
-    t.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override an algorithm config field")
+    t.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                   help="override a field of the algorithm's config (typed and checked before anything runs)")
     t.add_argument("--run-dir", default=None, help="continue (or create) this run folder")
     t.add_argument("--runs-root", default=None, help="where new run folders go (default: $DOM2LITE_RUNS or ./runs)")
-    t.add_argument("--stop-after", type=int, default=None, help="stop this piece after N steps (resumable)")
-    t.add_argument("--device", default=None, help="cpu | cuda | cuda:1 (default: CUDA when available)")
+    t.add_argument("--stop-after", type=positive_int, default=None,
+                   help="stop this piece after N steps (resumable)")
+    t.add_argument("--device", type=device_name, default=None,
+                   help="cpu | cuda | cuda:1 (default: CUDA when available)")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_train)
 
     e = subparsers.add_parser("evaluate", help="evaluate a run's final policy (standard or shifted environment)")
     e.add_argument("run_dir")
     e.add_argument("--shift", default=None, help="a shift name (see chapter 09); default: the standard env")
-    e.add_argument("--strength", type=float, default=1.0)
-    e.add_argument("--episodes", type=int, default=20)
-    e.add_argument("--device", default=None)
+    e.add_argument("--strength", type=non_negative_float, default=1.0)
+    e.add_argument("--episodes", type=positive_int, default=20)
+    e.add_argument("--device", type=device_name, default=None)
     e.add_argument("--no-calibration", action="store_true",
                    help="skip the critic's Q against the data's Monte-Carlo returns (printed by default)")
     e.set_defaults(func=_evaluate)

@@ -53,8 +53,11 @@ def plot_runs(run_dirs, keys=("eval/mean",), axes=None, reference: dict | None =
         fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.3), squeeze=False)
         axes = axes[0]
     fig = axes[0].figure
+    groups = group_by_setting(run_dirs)
+    colours = {label: f"C{i % 10}" for i, label in enumerate(groups)}  # one colour per run on every panel
+    first_line: dict = {}
     for ax, key in zip(axes, keys):
-        for label, dirs in group_by_setting(run_dirs).items():
+        for label, dirs in groups.items():
             curves = [series(d, key) for d in dirs]
             n = min(len(s) for s, _ in curves)
             if n == 0:
@@ -62,7 +65,9 @@ def plot_runs(run_dirs, keys=("eval/mean",), axes=None, reference: dict | None =
             steps = curves[0][0][:n]
             values = np.stack([v[:n] for _, v in curves])  # [seeds, points]
             mean, std = values.mean(0), values.std(0)
-            (line,) = ax.plot(steps, mean, label=f"{label} ×{len(dirs)}" if len(dirs) > 1 else label)
+            (line,) = ax.plot(steps, mean, color=colours[label],
+                              label=f"{label} ×{len(dirs)}" if len(dirs) > 1 else label)
+            first_line.setdefault(label, line)
             if len(dirs) > 1:
                 ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2)
         if reference and key == "eval/mean":
@@ -71,6 +76,8 @@ def plot_runs(run_dirs, keys=("eval/mean",), axes=None, reference: dict | None =
         ax.set_xlabel("gradient step")
         ax.set_title(TITLES.get(key, key))
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    # the legend (first panel) lists every run, also one that panel lacks (a metric it never logged)
+    references = [h for h in axes[0].get_legend_handles_labels()[0] if h not in first_line.values()]
+    axes[0].legend(handles=[*first_line.values(), *references], fontsize=8)
     fig.tight_layout()
     return fig

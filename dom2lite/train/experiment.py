@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from dom2lite.errors import ConfigError
+from dom2lite.errors import ConfigError, MissingFileError
 from dom2lite.io import atomic_write_json
 
 
@@ -49,11 +49,13 @@ def load_training_data(task: str, quality: str, data_seed: int = 0, data_dir=Non
     from dom2lite.data.dataset import OfflineDataset
     from dom2lite.data.paths import dataset_path
 
+    if not 0.0 < data_fraction <= 1.0:
+        raise ConfigError("data_fraction", f"must lie in (0, 1], got {data_fraction!r}")
     path = dataset_path(task, quality, data_seed, data_dir)
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} does not exist; generate it with: python -m dom2lite data generate --task {task} "
-            f"--quality {quality} --seed {data_seed} --out {path.parent}")
+        raise MissingFileError(path, f"{path} does not exist",
+                               hint=f"generate it with: python -m dom2lite data generate --task {task} "
+                                    f"--quality {quality} --seed {data_seed} --out {path.parent}")
     dataset = OfflineDataset.load(path)
     card = dataset.card
     if data_fraction < 1.0:
@@ -127,10 +129,16 @@ def train_run(
 
     name, config, budget = resolve_run_config(algo, task, quality, seed, profile, overrides)
     data_dir = data_dir if data_dir is not None else profile_data_dir(profile)
-    schedule = FitSchedule(steps=steps or budget.steps, log_every=budget.log_every,
-                           eval_every=eval_every or budget.eval_every,
-                           checkpoint_every=checkpoint_every or min(budget.checkpoint_every, steps or budget.steps))
-    n_eval = eval_episodes or budget.eval_episodes
+
+    def given(value, default):  # an explicit 0 is checked (and refused) by FitSchedule, never "the default"
+        return default if value is None else value
+
+    total = given(steps, budget.steps)
+    schedule = FitSchedule(steps=total, log_every=budget.log_every, eval_every=given(eval_every, budget.eval_every),
+                           checkpoint_every=given(checkpoint_every, min(budget.checkpoint_every, total)))
+    n_eval = given(eval_episodes, budget.eval_episodes)
+    if n_eval < 1:
+        raise ConfigError("eval_episodes", f"must be >= 1, got {n_eval}")
     dataset, card, data_path = load_training_data(task, quality, data_seed, data_dir, data_fraction, seed)
     device = resolve_device(device)
     cset = None  # the critic's yardstick: Q on the data's transitions vs the returns that followed them

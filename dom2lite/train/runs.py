@@ -47,7 +47,11 @@ def write_config(run_dir: str | Path, config: dict[str, Any]) -> Path:
 def read_config(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / "config.json"
     if not path.exists():
-        raise FileNotFoundError(f"{path} not found: is {run_dir} a dom2lite run folder?")
+        from dom2lite.errors import MissingFileError
+
+        what = "does not exist" if not Path(run_dir).exists() else "holds no config.json"
+        raise MissingFileError(path, f"{run_dir} {what}: not a dom2lite run folder",
+                               hint="give a folder made by python -m dom2lite train (runs/{task}__{algo}__...)")
     return json.loads(path.read_text())
 
 

@@ -85,9 +85,9 @@ def fit(
 
     bar = None
     if progress and end > start:
-        from tqdm.auto import tqdm
+        from dom2lite.progress import progress_bar  # tqdm on a terminal, a line every few percent elsewhere
 
-        bar = tqdm(total=schedule.steps, initial=start, desc=f"{algo.name}", unit="step", dynamic_ncols=True)
+        bar = progress_bar(schedule.steps, f"{algo.name}", initial=start)
     last_eval: dict[str, float] = {}
     try:
         for step in range(start + 1, end + 1):
