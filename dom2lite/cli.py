@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     debug, argv = debug_requested(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv  # what the commands record as the command that made their output
     if not hasattr(args, "func"):
         parser.print_help()
         return 2

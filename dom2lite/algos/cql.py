@@ -23,7 +23,8 @@ from dom2lite.critics.cql_samples import sample_noisy_actions, sample_uniform_ac
 
 LAGRANGE_START = -3.0
 """Initial multiplier logit: alpha_j starts at cql_alpha * sigmoid(-3), about 5 % of its bound, and rises
-only while the gap is too wide (starting at half the bound overshoots: chapter 05)."""
+only while the gap is too wide (a start at half the bound overshot in our trials on spread: Q on the
+sampled actions fell far below the target before the weight came down)."""
 
 
 class MACQL(ActorCritic):

@@ -42,7 +42,7 @@ def _train(args: argparse.Namespace) -> int:
     cfg = default_config(args.task, **_parse_set(args.set))
     outcome = train_behaviour(args.task, seed=args.seed, steps=args.steps, out=args.out, config=cfg,
                               max_minutes=args.max_minutes, progress=not args.no_progress, device=args.device,
-                              command=["python", "-m", "dom2lite", *sys.argv[1:]])
+                              command=["python", "-m", "dom2lite", *getattr(args, "argv", sys.argv[1:])])
     state = "finished" if outcome.done else "paused (rerun the same command to continue)"
     last = outcome.curve[-1] if outcome.curve else (outcome.step, float("nan"))
     print(f"{args.task} seed {args.seed}: {state} at step {outcome.step}; "
@@ -60,7 +60,7 @@ def _export(args: argparse.Namespace) -> int:
     rec = export_behaviour(args.task, seed=args.seed, out=args.out, dest=args.dest, n_replay=args.n_replay,
                            reference_episodes=args.reference_episodes, final_step=args.final_step,
                            progress=not args.no_progress,
-                           command=["python", "-m", "dom2lite", *sys.argv[1:]])
+                           command=["python", "-m", "dom2lite", *getattr(args, "argv", sys.argv[1:])])
     pol = rec["policies"]
     print(json.dumps({"reference_returns": rec["reference_returns"],
                       "expert_step": pol["expert"]["step"], "medium_step": pol["medium"]["step"],

@@ -9,7 +9,13 @@
 Explained in chapter 05 (conservatism).
 """
 
-from dom2lite.critics.calibration import CalibrationSet, calibration_metrics, calibration_set, monte_carlo_returns
+from dom2lite.critics.calibration import (
+    CalibrationSet,
+    calibration_metrics,
+    calibration_set,
+    data_q,
+    monte_carlo_returns,
+)
 from dom2lite.critics.cql import cql_logsumexp, cql_penalty, gaussian_log_density, uniform_log_density
 from dom2lite.critics.cql_samples import sample_noisy_actions, sample_uniform_actions
 from dom2lite.critics.targets import frozen_copy, polyak_update, td_target
@@ -19,6 +25,7 @@ __all__ = [
     "CalibrationSet",
     "calibration_metrics",
     "calibration_set",
+    "data_q",
     "monte_carlo_returns",
     "CRITIC_INPUTS",
     "TwinQ",

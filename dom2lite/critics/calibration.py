@@ -105,13 +105,18 @@ def calibration_set(dataset, gamma: float, n_rows: int = 4096, seed: int = 0, ta
 
 
 @torch.no_grad()
+def data_q(critic, cset: CalibrationSet, reward_scale: float = 1.0) -> torch.Tensor:
+    """Q of ``critic`` (a :class:`~dom2lite.critics.TwinQ`, mean of both heads) on the set's data actions,
+    in raw reward units (divided by ``reward_scale``, the factor its rewards were multiplied by): ``[R, n]``."""
+    q1, q2 = critic(cset.obs, cset.act, cset.state)  # [R, n] each; joint critics see the data's joint action
+    return 0.5 * (q1 + q2) / float(reward_scale)  # [R, n]
+
+
+@torch.no_grad()
 def calibration_metrics(critic, cset: CalibrationSet, reward_scale: float = 1.0,
                         prefix: str = "calib/") -> dict[str, float]:
-    """Q of ``critic`` (a :class:`~dom2lite.critics.TwinQ`) on the set's data actions against its returns.
-
-    ``reward_scale``: the factor the critic's rewards were multiplied by; Q is divided by it (raw units)."""
-    q1, q2 = critic(cset.obs, cset.act, cset.state)  # [R, n] each; joint critics see the data's joint action
-    q = 0.5 * (q1 + q2) / float(reward_scale)  # [R, n] in raw reward units
+    """Q of ``critic`` on the set's data actions against its returns (see :func:`data_q`)."""
+    q = data_q(critic, cset, reward_scale)  # [R, n] in raw reward units
     err = q - cset.mc  # [R, n]
     qc, mc = q - q.mean(0), cset.mc - cset.mc.mean(0)  # [R, n] centred per agent
     denom = (qc.pow(2).sum(0) * mc.pow(2).sum(0)).sqrt().clamp_min(1e-12)  # [n]

@@ -92,7 +92,7 @@ def _train(args: argparse.Namespace) -> int:
     _ensure_data(args, data_dir)
     run_dir = Path(args.run_dir) if args.run_dir is not None else new_run_dir(args.task, args.algo, args.seed,
                                                                                args.runs_root)
-    command = ["python", "-m", "dom2lite", *sys.argv[1:]]
+    command = ["python", "-m", "dom2lite", *getattr(args, "argv", sys.argv[1:])]
     try:
         result = train_run(
             args.task, args.algo, args.quality, args.seed, data_seed=args.data_seed, data_dir=data_dir,
@@ -185,11 +185,13 @@ def _summarise(args: argparse.Namespace) -> int:
 
     out = summarise(args.run_dirs)
     if args.out:
-        atomic_write_json(args.out, {**out, "provenance": provenance(["python", "-m", "dom2lite", *sys.argv[1:]])})
+        command = ["python", "-m", "dom2lite", *getattr(args, "argv", sys.argv[1:])]
+        atomic_write_json(args.out, {**out, "provenance": provenance(command)})
     for key, entry in out["settings"].items():
         shown = [f"{name.split('/')[-1]} {entry[name]['mean']:.3g} ± {entry[name]['std']:.2g}"
                  for name in ("eval/normalised_mean", "calib/bias_frac", "td_growth") if name in entry]
-        print(f"{key} (seeds {entry['seeds']}{'' if entry['finished'] else ', unfinished'}): {'; '.join(shown)}")
+        state = "" if entry["finished"] else f", unfinished: step {entry['last_eval_step']}"
+        print(f"{key} (seeds {entry['seeds']}{state}): {'; '.join(shown)}")
     if args.out:
         print(args.out)
     return 0

@@ -36,11 +36,34 @@ def run_label(config: dict) -> str:
     return label
 
 
+def setting_fields(config: dict) -> dict:
+    """Everything that defines a run's setting except its seed: algorithm fields, augmentation, data
+    fraction and step budget."""
+    return {**{k: v for k, v in config.get("algo_config", {}).items() if k != "seed"},
+            "augment": config.get("augment"), "data_fraction": config.get("data_fraction"),
+            "steps": config.get("schedule", {}).get("steps")}
+
+
+def setting_labels(configs, base=run_label) -> list[str]:
+    """One label per run config: ``base(config)``, and where settings that differ in more than the seed
+    share that label, the fields that tell them apart (``cql (spread, medium) [cql_lagrange=False]``)."""
+    fields = [setting_fields(c) for c in configs]
+    variants: dict[str, list[dict]] = defaultdict(list)
+    for c, f in zip(configs, fields):
+        if f not in variants[base(c)]:
+            variants[base(c)].append(f)
+    labels = []
+    for c, f in zip(configs, fields):
+        differ = sorted(k for k in f if any(v.get(k) != f[k] for v in variants[base(c)]))
+        labels.append(base(c) + (" [" + ", ".join(f"{k}={f[k]}" for k in differ) + "]" if differ else ""))
+    return labels
+
+
 def group_by_setting(run_dirs) -> dict[str, list[Path]]:
     """Runs that differ only in their seed share a label."""
     groups: dict[str, list[Path]] = defaultdict(list)
-    for d in run_dirs:
-        groups[run_label(read_config(d))].append(Path(d))
+    for d, label in zip(run_dirs, setting_labels([read_config(d) for d in run_dirs])):
+        groups[label].append(Path(d))
     return dict(groups)
 
 

@@ -55,10 +55,33 @@ def evaluate_run(run_dir: str | Path, shift: str | None = None, shift_strength: 
                     shift_strength=shift_strength, card=run_card(run_dir), device=algo.device)
 
 
+def calibration_pairs(run_dir: str | Path, device=None):
+    """``(q, mc)``, both ``[R, n]`` numpy arrays: a run's final critic's Q on a fixed subsample of its own
+    data set's transitions (raw reward units) and the Monte-Carlo returns that followed them; None for
+    an algorithm without a critic. ``DatasetError`` when the data set is gone or changed."""
+    from dom2lite.critics.calibration import data_q
+
+    loaded = _critic_and_calibration_set(run_dir, device)
+    if loaded is None:
+        return None
+    algo, cset = loaded
+    return data_q(algo.critic, cset, float(algo.reward_scale)).cpu().numpy(), cset.mc.cpu().numpy()
+
+
 def calibrate_run(run_dir: str | Path, device=None) -> dict[str, float] | None:
     """The calibration figures (``calib/*``) of a run's final critic on its own data set; None for an
     algorithm without a critic. ``DatasetError`` when the data set is gone or changed."""
-    from dom2lite.critics.calibration import calibration_metrics, calibration_set
+    from dom2lite.critics.calibration import calibration_metrics
+
+    loaded = _critic_and_calibration_set(run_dir, device)
+    if loaded is None:
+        return None
+    algo, cset = loaded
+    return calibration_metrics(algo.critic, cset, float(algo.reward_scale))
+
+
+def _critic_and_calibration_set(run_dir, device):
+    from dom2lite.critics.calibration import calibration_set
     from dom2lite.train.experiment import load_training_data
     from dom2lite.train.runs import read_config
 
@@ -69,5 +92,4 @@ def calibrate_run(run_dir: str | Path, device=None) -> dict[str, float] | None:
     data_path = Path(cfg["data"]["path"])
     dataset, _, _ = load_training_data(cfg["task"], cfg["quality"], cfg["data_seed"], data_path.parent,
                                        cfg["data_fraction"], cfg["seed"])
-    cset = calibration_set(dataset, algo.config.gamma, device=algo.device)
-    return calibration_metrics(algo.critic, cset, float(algo.reward_scale))
+    return algo, calibration_set(dataset, algo.config.gamma, device=algo.device)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from dom2lite.train.curves import setting_labels
 from dom2lite.train.runs import MetricsLog, read_config
 
 FIGURES = ("eval/normalised_mean", "eval/mean", "calib/bias", "calib/bias_frac", "calib/corr", "calib/q_mean",
@@ -41,7 +42,8 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
     steps = cfg["schedule"]["steps"]
     out: dict[str, Any] = {
         "run_dir": str(run_dir), "task": cfg["task"], "algo": cfg["algo"], "quality": cfg["quality"],
-        "seed": cfg["seed"], "steps": steps, "finished": bool(last) and last.get("step") == steps,
+        "seed": cfg["seed"], "steps": steps, "last_eval_step": last.get("step"),
+        "finished": bool(last) and last.get("step") == steps,
         "reward_scale": cfg.get("reward_scale", 1.0), "data_sha256": cfg["data"]["sha256"],
         "commit": cfg.get("provenance", {}).get("git_commit"),
         "command": cfg.get("provenance", {}).get("command"),
@@ -52,36 +54,21 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
     return out
 
 
-def _setting(run_dir) -> tuple[str, dict[str, Any]]:
-    """``task-quality/algo`` and everything else that defines the setting (all but the seed)."""
-    cfg = read_config(run_dir)
-    label = f"{cfg['task']}-{cfg['quality']}/{cfg['algo']}"
-    rest = {**{k: v for k, v in cfg["algo_config"].items() if k != "seed"}, "augment": cfg.get("augment"),
-            "data_fraction": cfg.get("data_fraction"), "steps": cfg["schedule"]["steps"]}
-    return label, rest
-
-
 def summarise(run_dirs) -> dict[str, Any]:
     """Per-run summaries and, per setting (task, quality, algorithm, every other field but the seed),
     mean ± std over seeds of each figure. Settings that share a label are told apart by their fields
     that differ (``spread-expert/cql [cql_alpha=0.5]``)."""
     runs = [run_summary(d) for d in run_dirs]
-    settings_of = [_setting(d) for d in run_dirs]
-    by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for label, rest in settings_of:
-        if rest not in by_label[label]:
-            by_label[label].append(rest)
+    base = lambda cfg: f"{cfg['task']}-{cfg['quality']}/{cfg['algo']}"  # noqa: E731
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r, (label, rest) in zip(runs, settings_of):
-        variants = by_label[label]
-        differ = sorted(k for k in rest if any(v.get(k) != rest[k] for v in variants))
-        key = label + (" [" + ", ".join(f"{k}={rest[k]}" for k in differ) + "]" if differ else "")
+    for r, key in zip(runs, setting_labels([read_config(d) for d in run_dirs], base)):
         r["setting"] = key
         groups[key].append(r)
     settings = {}
     for key, members in sorted(groups.items()):
         entry: dict[str, Any] = {"seeds": sorted(m["seed"] for m in members),
-                                 "finished": all(m["finished"] for m in members)}
+                                 "finished": all(m["finished"] for m in members),
+                                 "last_eval_step": min((m["last_eval_step"] or 0) for m in members)}
         for fig in FIGURES:
             values = [m[fig] for m in members if m.get(fig) is not None]
             if values:

@@ -1,0 +1,94 @@
+"""Calibration through the command line: logged by training, printed by evaluate, plotted by plot, and
+summed up over seeds by summarise (settings that differ in more than the seed stay apart)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dom2lite.train.curves import setting_labels
+from dom2lite.train.runs import MetricsLog, read_config
+from dom2lite.train.summary import summarise, td_growth
+from helpers_data import save_tiny, tiny_dataset
+
+pytest.importorskip("mpe2")
+STEPS = 6
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """MA-CQL, two settings (fixed weight and Lagrangian) x two seeds, a few smoke steps each."""
+    from dom2lite.cli import main
+
+    root = tmp_path_factory.mktemp("summary")
+    ds = tiny_dataset(n_agents=3, obs_dim=18, act_dim=5, state_dim=54, episodes=8, episode_len=25,
+                      task="spread", quality="expert", pad_last_agent=False)
+    save_tiny(ds, root / "data" / "spread-expert-s0.npz")
+    out = {}
+    for lagrange in (False, True):
+        for seed in (0, 1):
+            run = root / f"cql-{lagrange}-s{seed}"
+            argv = ["train", "--task", "spread", "--algo", "cql", "--profile", "smoke", "--data-dir",
+                    str(root / "data"), "--run-dir", str(run), "--steps", str(STEPS), "--eval-every", "3",
+                    "--eval-episodes", "1", "--seed", str(seed), "--set", "hidden=[16,16]",
+                    "--set", f"cql_lagrange={lagrange}", "--no-progress", "--device", "cpu"]
+            assert main(argv) == 0
+            out[lagrange, seed] = run
+    return out
+
+
+def test_every_evaluation_logs_the_calibration(runs):
+    for run in runs.values():
+        rows = [r for r in MetricsLog(run).read() if "eval/mean" in r]
+        assert [r["step"] for r in rows] == [3, 6]
+        for r in rows:
+            assert np.isfinite([r["calib/bias"], r["calib/corr"], r["calib/rmse"]]).all()
+            assert r["calib/bias"] == pytest.approx(r["calib/q_mean"] - r["calib/mc_mean"], abs=1e-5)
+
+
+def test_evaluate_prints_the_calibration(runs, capsys):
+    from dom2lite.cli import main
+
+    run = runs[True, 0]
+    assert main(["evaluate", str(run), "--episodes", "1", "--device", "cpu"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    last = [r for r in MetricsLog(run).read() if "calib/bias" in r][-1]
+    assert printed["calibration"]["bias"] == pytest.approx(last["calib/bias"], rel=1e-5, abs=1e-6)
+    assert main(["evaluate", str(run), "--episodes", "1", "--device", "cpu", "--no-calibration"]) == 0
+    assert "calibration" not in json.loads(capsys.readouterr().out)
+
+
+def test_summarise_keeps_settings_apart_and_averages_seeds(runs, tmp_path, capsys):
+    from dom2lite.cli import main
+
+    out = tmp_path / "summary.json"
+    assert main(["summarise", *map(str, runs.values()), "--out", str(out)]) == 0
+    written = json.loads(out.read_text())
+    assert written["provenance"]["command"].startswith("python -m dom2lite summarise ")
+    settings = written["settings"]
+    assert sorted(settings) == ["spread-expert/cql [cql_lagrange=False]", "spread-expert/cql [cql_lagrange=True]"]
+    for lagrange in (False, True):
+        entry = settings[f"spread-expert/cql [cql_lagrange={lagrange}]"]
+        assert entry["seeds"] == [0, 1] and entry["finished"]
+        finals = [[r for r in MetricsLog(runs[lagrange, s]).read() if "calib/bias" in r][-1]["calib/bias"]
+                  for s in (0, 1)]
+        assert entry["calib/bias"]["mean"] == pytest.approx(np.mean(finals))
+        assert entry["calib/bias"]["std"] == pytest.approx(np.std(finals))
+    assert "cql_lagrange=True" in capsys.readouterr().out
+
+
+def test_plot_labels_and_default_panels(runs, tmp_path, capsys):
+    from dom2lite.cli import main
+
+    labels = setting_labels([read_config(r) for r in runs.values()])
+    assert len(set(labels)) == 2 and all("cql_lagrange=" in label for label in labels)
+    assert main(["plot", *map(str, runs.values()), "--out", str(tmp_path / "c.png")]) == 0
+    assert (tmp_path / "c.png").stat().st_size > 0
+
+
+def test_td_growth_reads_the_last_half():
+    rows = [{"step": i, "td_loss": v} for i, v in enumerate([9, 9, 1, 1, 1, 1, 2, 2])]
+    assert td_growth(rows) == pytest.approx(2.0)  # last quarter (2, 2) over the quarter before (1, 1)
+    assert td_growth(rows[:3]) is None
