@@ -76,6 +76,8 @@ def test_summarise_keeps_settings_apart_and_averages_seeds(runs, tmp_path, capsy
                   for s in (0, 1)]
         assert entry["calib/bias"]["mean"] == pytest.approx(np.mean(finals))
         assert entry["calib/bias"]["std"] == pytest.approx(np.std(finals))
+    curve = written["runs"][0]["curve"]
+    assert curve["step"] == [3, 6] and len(curve["calib/bias"]) == 2 and 1 <= len(curve["td_loss"]) <= 2
     assert "cql_lagrange=True" in capsys.readouterr().out
 
 

@@ -2,7 +2,7 @@
 
 ``run_summary(run_dir)`` reads a run folder and reports its final evaluation (the policy after the last
 step, never the best one seen), its critic's calibration at the end (``calib/*``, chapter 05) and whether
-``td_loss`` still grows: ``td_growth`` is the mean ``td_loss`` over the last quarter of the logged steps
+``td_loss`` still grows (and its curve at the evaluations): ``td_growth`` is the mean ``td_loss`` over the last quarter of the logged steps
 divided by its mean over the quarter before (the last half of training, split in two; above 1 it grew).
 ``summarise(run_dirs)`` groups runs that differ only in their seed and gives mean ± std over seeds.
 ``python -m dom2lite summarise RUN_DIR... --out results/NAME.json`` writes both with provenance.
@@ -51,7 +51,27 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
     for key in FIGURES[:-1]:
         out[key] = last.get(key)
     out["td_growth"] = td_growth(rows)
+    out["curve"] = eval_curve(rows)
     return out
+
+
+def eval_curve(rows: list[dict[str, Any]]) -> dict[str, list]:
+    """The run's learning curve at its evaluations, small enough for a results file: the step, the
+    evaluation figures, the calibration, and ``td_loss`` averaged over the steps since the evaluation before."""
+    curve: dict[str, list] = defaultdict(list)
+    td_since: list[float] = []
+    for r in rows:
+        if "td_loss" in r:
+            td_since.append(r["td_loss"])
+        if "eval/mean" in r:
+            curve["step"].append(r["step"])
+            for key in ("eval/mean", "eval/normalised_mean", "calib/bias", "calib/bias_frac", "calib/corr"):
+                if key in r:
+                    curve[key].append(r[key])
+            if td_since:
+                curve["td_loss"].append(float(np.mean(td_since)))
+            td_since = []
+    return dict(curve)
 
 
 def summarise(run_dirs) -> dict[str, Any]:
