@@ -124,3 +124,22 @@ def test_reward_scale_is_reported_back_in_raw_units(critics):
     assert scaled["calib/q_mean"] == pytest.approx(raw["calib/q_mean"] / 2, rel=1e-6)
     assert scaled["calib/corr"] == pytest.approx(raw["calib/corr"], abs=1e-6)
 
+
+
+@pytest.mark.parametrize("layout", ["stacked", "separate"])
+def test_critics_start_at_the_given_return(layout):
+    """``start_q_at`` shifts both heads and the targets by the value per agent (in the critic's units)."""
+    from dom2lite.envs import env_spec
+
+    spec = env_spec("spread")
+    cfg = config_for("cql", "spread", hidden=(16, 16), twin_layout=layout, seed=0)
+    fresh, shifted = make_algo("cql", spec, cfg, device="cpu"), make_algo("cql", spec, cfg, device="cpu")
+    shifted.set_reward_scale(0.5)
+    start = torch.tensor([-14.0, -12.0, -10.0])  # [n] raw units
+    shifted.start_q_at(start)
+    g = torch.Generator().manual_seed(0)
+    obs = torch.randn(64, 3, spec.obs_dim, generator=g)  # [B, n, O]
+    act = torch.rand(64, 3, spec.act_dim, generator=g) * 2 - 1  # [B, n, A]
+    for critic, before in ((shifted.critic, fresh.critic), (shifted.critic_target, fresh.critic_target)):
+        for q, q0 in zip(critic(obs, act), before(obs, act)):  # each head [B, n]
+            assert torch.allclose(q - q0, (0.5 * start).expand_as(q), atol=1e-5)

@@ -56,6 +56,14 @@ class ActorCritic(OfflineAlgorithm):
             raise ValueError(f"reward scale must be > 0, got {scale}")
         self.reward_scale.fill_(float(scale))
 
+    def start_q_at(self, value: torch.Tensor) -> None:
+        """Shift the critics and their targets so that Q starts near ``value [n]`` per agent, in raw reward
+        units (``q_init="data_return"``: the data's mean Monte-Carlo return); call before the first update.
+        A critic that starts at zero needs many target updates to reach returns far from zero."""
+        offset = torch.as_tensor(value, dtype=torch.float32, device=self.device) * self.reward_scale  # [n]
+        self.critic.shift_output(offset)
+        self.critic_target.load_state_dict(self.critic.state_dict())
+
     # ------------------------------------------------------------------------------ hooks
     def build_actor(self) -> torch.nn.Module:
         """The actor network (called inside ``seeded_init``): here deterministic tanh actors."""

@@ -35,6 +35,7 @@ from dom2lite.errors import ConfigError
 
 FAMILIES = ("mpe", "halfcheetah")
 REWARD_NORMS = ("none", "return_range")
+Q_INITS = ("zero", "data_return")
 TASK_FAMILY = {"spread": "mpe", "tag": "mpe", "world": "mpe", "halfcheetah": "halfcheetah"}
 
 
@@ -114,9 +115,16 @@ class ActorCriticConfig(AlgoConfig):
     cql_temp, OMAR's search softmax) means the same everywhere. The factor is the run's ``reward_scale``
     (config.json, checkpoints); Q is reported back in raw units by the calibration diagnostic."""
 
+    q_init: str = "zero"
+    """Where the critics start: "zero" (as initialised) | "data_return": shifted to the data's mean
+    Monte-Carlo return per agent (chapter 05), so they need not climb from 0 to returns far from it
+    through many slow target updates."""
+
     def __post_init__(self):
         super().__post_init__()
         _positive(self, "critic_lr", "policy_delay")
+        if self.q_init not in Q_INITS:
+            raise ConfigError("q_init", f"unknown value {self.q_init!r}; choose from {Q_INITS}")
         if self.reward_norm not in REWARD_NORMS:
             raise ConfigError("reward_norm", f"unknown value {self.reward_norm!r}; choose from {REWARD_NORMS}")
         if not 0.0 < self.gamma < 1.0:
@@ -269,8 +277,10 @@ _MPE_AC = dict(_MPE_NETS, critic_lr=0.01, gamma=0.95, tau=0.01)
 # range of returns) and the sampled actions down without end (td_loss grew). The fix: rewards scaled so
 # one step spans about one unit (reward_norm), and CQL's Lagrangian form holding the gap at one unit
 # below a Q that ignores the action; PER_DATASET's cql_alpha is then the bound of the tuned weight.
-# The papers' form: --set reward_norm=none --set cql_lagrange=false.
-_MPE_CRITIC = dict(reward_norm="return_range", cql_lagrange=True, cql_target_gap=-1.0)
+# Critics start at the data's mean return (q_init): from zero, a book-profile (2,000-step) TD3+BC critic
+# on spread-medium (returns near -14) was still half the return range above them when training ended.
+# The papers' form: --set reward_norm=none --set cql_lagrange=false --set q_init=zero.
+_MPE_CRITIC = dict(reward_norm="return_range", cql_lagrange=True, cql_target_gap=-1.0, q_init="data_return")
 _HC_NETS = dict(  # [OMAR] code, HalfCheetah (also [TD3+BC]): lr 3e-4, hidden 256, batch 256
     hidden=(256, 256), actor_lr=3e-4, batch_size=256,
 )
@@ -281,7 +291,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "bc": dict(_MPE_NETS),
         # [TD3+BC] algorithm values on [OMAR]'s MPE networks (no MPE values in the TD3+BC paper)
         "td3bc": dict(_MPE_AC, bc_alpha=2.5, policy_noise=0.2, noise_clip=0.5, policy_delay=2,
-                      reward_norm="return_range"),
+                      reward_norm="return_range", q_init="data_return"),
         # [OMAR] code: MA-CQL = TD3 agents, no target smoothing or delay, actor L2 1e-3, CQL on 10 uniform
         # actions only, temperature 1; cql_alpha per data set in PER_DATASET (default arg 1.0)
         "cql": dict(_MPE_AC, act_reg=1e-3, cql_n_actions=10, cql_temp=1.0, cql_policy_actions=False,

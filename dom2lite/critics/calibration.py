@@ -87,7 +87,8 @@ class CalibrationSet:
     state: torch.Tensor  # [R, state_dim]
     mc: torch.Tensor  # [R, n] Monte-Carlo return per agent
     return_range: float
-    """1st to 99th percentile of the Monte-Carlo returns of all rows and agents (the yardstick's spread)."""
+    """1st to 99th percentile of the Monte-Carlo returns of all rows and agents (the yardstick's spread);
+    their standard deviation where that is larger (sparse rewards: fewer than 1 % of rows may differ)."""
     gamma: float
     tail: str
 
@@ -101,7 +102,7 @@ def calibration_set(dataset, gamma: float, n_rows: int = 4096, seed: int = 0, ta
     rows = np.arange(t) if t <= n_rows else np.sort(np.random.default_rng(seed).choice(t, n_rows, replace=False))
     as_t = lambda x: torch.as_tensor(np.asarray(x)[rows], dtype=torch.float32, device=device)  # noqa: E731
     return CalibrationSet(as_t(dataset.obs), as_t(dataset.act), as_t(dataset.state), as_t(mc_all),
-                          float(max(hi - lo, 1e-8)), float(gamma), tail)
+                          float(max(hi - lo, mc_all.std(), 1e-8)), float(gamma), tail)
 
 
 @torch.no_grad()

@@ -136,6 +136,20 @@ class TwinQ(nn.Module):
                 h = layer(h)
         return h.squeeze(-1).transpose(0, 1)  # [B, n]
 
+    @torch.no_grad()
+    def shift_output(self, offset: torch.Tensor) -> None:
+        """Add ``offset [n]`` (one value per agent) to both heads' output biases: every Q moves by it."""
+        offset = offset.reshape(self.n_agents, 1, 1).to(self._last_layers()[0].bias)  # [n, 1, 1]
+        if self.layout == "stacked":
+            self._last_layers()[0].bias.add_(torch.cat([offset, offset]))  # [2n, 1, 1]: head 1, then head 2
+        else:
+            for layer in self._last_layers():
+                layer.bias.add_(offset)
+
+    def _last_layers(self) -> list[AgentLinear]:
+        nets = [self.net] if self.layout == "stacked" else [self.net1, self.net2]
+        return [[m for m in net.net if isinstance(m, AgentLinear)][-1] for net in nets]
+
     def forward(self, obs, act, state=None, others=None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(q1, q2)``, each ``[B, n]``."""
         return self._heads(self.inputs(obs, act, state, others))

@@ -17,7 +17,10 @@ from dom2lite.train.runs import MetricsLog, read_config
 
 
 TITLES = {"eval/mean": "evaluation return", "eval/normalised_mean": "normalised score",
-          "critic_loss": "critic loss", "actor_loss": "actor loss", "q_mean": "mean Q on data actions"}
+          "critic_loss": "critic loss", "actor_loss": "actor loss", "q_mean": "mean Q on data actions",
+          "td_loss": "TD error (critic's units)", "calib/bias": "Q minus the return that followed",
+          "calib/bias_frac": "calibration bias / return range", "calib/corr": "corr(Q, return that followed)",
+          "cql_alpha": "CQL weight"}
 """Panel titles for logged keys; any other key is its own title."""
 
 

@@ -165,6 +165,8 @@ def train_run(
     agent = make_algo(name, dataset_spec(dataset), config, device)
     if reward_scale != 1.0:
         agent.set_reward_scale(reward_scale)
+    if getattr(config, "q_init", "zero") == "data_return":
+        agent.start_q_at(cset.mc.mean(0))  # [n] the data's mean Monte-Carlo return per agent
     weights = None
     if augment:
         weights = augmentation_weights(dataset.episode_returns(), dataset.episode)
