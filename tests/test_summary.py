@@ -90,6 +90,13 @@ def test_plot_labels_and_default_panels(runs, tmp_path, capsys):
     assert (tmp_path / "c.png").stat().st_size > 0
 
 
+def test_until_summarises_as_of_a_step(runs):
+    first = summarise(list(runs.values()), until=3)
+    assert all(r["last_eval_step"] == 3 and not r["finished"] for r in first["runs"])
+    assert all(r["curve"]["step"] == [3] for r in first["runs"])
+    assert all(e["last_eval_step"] == 3 for e in first["settings"].values())
+
+
 def test_td_growth_reads_the_last_half():
     rows = [{"step": i, "td_loss": v} for i, v in enumerate([9, 9, 1, 1, 1, 1, 2, 2])]
     assert td_growth(rows) == pytest.approx(2.0)  # last quarter (2, 2) over the quarter before (1, 1)

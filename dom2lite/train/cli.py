@@ -183,7 +183,7 @@ def _summarise(args: argparse.Namespace) -> int:
     from dom2lite.provenance import provenance
     from dom2lite.train.summary import summarise
 
-    out = summarise(args.run_dirs)
+    out = summarise(args.run_dirs, until=args.until)
     if args.out:
         command = ["python", "-m", "dom2lite", *getattr(args, "argv", sys.argv[1:])]
         atomic_write_json(args.out, {**out, "provenance": provenance(command)})
@@ -254,4 +254,6 @@ def register(subparsers) -> None:
                                                 "(mean ± std over seeds)")
     s.add_argument("run_dirs", nargs="+")
     s.add_argument("--out", default=None, help="write the summary with provenance to this JSON file")
+    s.add_argument("--until", type=positive_int, default=None,
+                   help="summarise every run as of this step (ignore what was logged after it)")
     s.set_defaults(func=_summarise)

@@ -33,10 +33,11 @@ def td_growth(rows: list[dict[str, Any]]) -> float | None:
     return float(td[-q:].mean() / max(td[-2 * q:-q].mean(), 1e-12))
 
 
-def run_summary(run_dir: str | Path) -> dict[str, Any]:
-    """The setting, the final evaluation and calibration, and ``td_growth`` of one run folder."""
+def run_summary(run_dir: str | Path, until: int | None = None) -> dict[str, Any]:
+    """The setting, the final evaluation and calibration, and ``td_growth`` of one run folder; with
+    ``until``, as of that step (the rows logged after it are ignored: runs of a grid compared at one step)."""
     cfg = read_config(run_dir)
-    rows = MetricsLog(run_dir).read()
+    rows = [r for r in MetricsLog(run_dir).read() if until is None or r["step"] <= until]
     evals = [r for r in rows if "eval/mean" in r]
     last = evals[-1] if evals else {}
     steps = cfg["schedule"]["steps"]
@@ -74,11 +75,11 @@ def eval_curve(rows: list[dict[str, Any]]) -> dict[str, list]:
     return dict(curve)
 
 
-def summarise(run_dirs) -> dict[str, Any]:
+def summarise(run_dirs, until: int | None = None) -> dict[str, Any]:
     """Per-run summaries and, per setting (task, quality, algorithm, every other field but the seed),
     mean ± std over seeds of each figure. Settings that share a label are told apart by their fields
     that differ (``spread-expert/cql [cql_alpha=0.5]``)."""
-    runs = [run_summary(d) for d in run_dirs]
+    runs = [run_summary(d, until) for d in run_dirs]
     base = lambda cfg: f"{cfg['task']}-{cfg['quality']}/{cfg['algo']}"  # noqa: E731
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r, key in zip(runs, setting_labels([read_config(d) for d in run_dirs], base)):
