@@ -48,6 +48,7 @@ def run_summary(run_dir: str | Path, until: int | None = None) -> dict[str, Any]
         "reward_scale": cfg.get("reward_scale", 1.0), "data_sha256": cfg["data"]["sha256"],
         "commit": cfg.get("provenance", {}).get("git_commit"),
         "command": cfg.get("provenance", {}).get("command"),
+        "algo_config": cfg.get("algo_config"),
     }
     for key in FIGURES[:-1]:
         out[key] = last.get(key)
