@@ -9,7 +9,8 @@
 # per call and run, bit-identical to an uninterrupted run). Once all are finished it writes
 # results/calibration/{task}-{quality}.json: per-run and mean ± std final score, calibration and td_loss trend,
 # with the command, config, data sha256 and commit of every run. Full-profile presets, one thread per run;
-# DOM2LITE_BATCH overrides the batch size (recorded in each run's config).
+# DOM2LITE_BATCH overrides the batch size (recorded in each run's config); DOM2LITE_UNTIL=STEP summarises
+# every run as of that step (a grid stopped part-way, compared at one step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 task=${1:-spread}; quality=${2:-expert}; algos=${3:-"cql omar td3bc bc"}; seeds=${4:-"0 1 2"}
@@ -29,4 +30,6 @@ for algo in $algos; do
   done
 done
 mkdir -p results/calibration
-python -m dom2lite summarise "${dirs[@]}" --out "results/calibration/$task-$quality.json"
+until=()
+[ -n "${DOM2LITE_UNTIL:-}" ] && until+=(--until "$DOM2LITE_UNTIL")
+python -m dom2lite summarise "${dirs[@]}" "${until[@]}" --out "results/calibration/$task-$quality.json"
