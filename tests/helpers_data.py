@@ -49,6 +49,12 @@ def tiny_dataset(n_agents: int = 2, obs_dim: int = 4, act_dim: int = 3, state_di
     return OfflineDataset(**arrays, obs_mask=obs_mask, act_mask=act_mask, task=task, quality=quality, seed=seed)
 
 
+def tiny_spread(episodes: int = 12) -> OfflineDataset:
+    """A small synthetic data set with spread's shapes (3 agents, obs 18, act 5, state 54, 25 steps)."""
+    return tiny_dataset(n_agents=3, obs_dim=18, act_dim=5, state_dim=54, episodes=episodes, episode_len=25,
+                        task="spread", quality="expert", pad_last_agent=False)
+
+
 def save_tiny(ds: OfflineDataset, path: str | Path, reference_returns: dict | None = None, **save_kw) -> Path:
     """Save with a minimal card (reference returns and a behaviour description)."""
     extra = {"reference_returns": dict(reference_returns or REFERENCE_RETURNS),

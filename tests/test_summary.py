@@ -11,7 +11,7 @@ import pytest
 from dom2lite.train.curves import setting_labels
 from dom2lite.train.runs import MetricsLog, read_config
 from dom2lite.train.summary import summarise, td_growth
-from helpers_data import save_tiny, tiny_dataset
+from helpers_data import save_tiny, tiny_spread
 
 pytest.importorskip("mpe2")
 STEPS = 6
@@ -23,9 +23,7 @@ def runs(tmp_path_factory):
     from dom2lite.cli import main
 
     root = tmp_path_factory.mktemp("summary")
-    ds = tiny_dataset(n_agents=3, obs_dim=18, act_dim=5, state_dim=54, episodes=8, episode_len=25,
-                      task="spread", quality="expert", pad_last_agent=False)
-    save_tiny(ds, root / "data" / "spread-expert-s0.npz")
+    save_tiny(tiny_spread(episodes=8), root / "data" / "spread-expert-s0.npz")
     out = {}
     for lagrange in (False, True):
         for seed in (0, 1):

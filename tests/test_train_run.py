@@ -18,7 +18,7 @@ import torch
 from dom2lite.errors import ConfigError
 from dom2lite.train.checkpoint import list_checkpoints, load_checkpoint_file
 from dom2lite.train.experiment import train_run
-from helpers_data import save_tiny, tiny_dataset
+from helpers_data import save_tiny, tiny_spread
 
 pytest.importorskip("mpe2")
 STEPS = 40
@@ -28,9 +28,7 @@ STEPS = 40
 def data_dir(tmp_path_factory):
     """A small synthetic data set with the shapes of spread (3 agents, obs 18, act 5, state 54)."""
     root = tmp_path_factory.mktemp("data")
-    ds = tiny_dataset(n_agents=3, obs_dim=18, act_dim=5, state_dim=54, episodes=12, episode_len=25,
-                      task="spread", quality="expert", pad_last_agent=False)
-    save_tiny(ds, root / "spread-expert-s0.npz")
+    save_tiny(tiny_spread(episodes=12), root / "spread-expert-s0.npz")
     return root
 
 
