@@ -54,6 +54,24 @@ def seed_int(raw: str) -> int:
     return value
 
 
+def seed_list(raw: str) -> list[int]:
+    """Seeds as ranges and lists: ``0-4`` -> [0, 1, 2, 3, 4]; ``0,2,7`` and ``0-2,9`` likewise; distinct."""
+    seeds: list[int] = []
+    for part in raw.split(","):
+        lo, sep, hi = part.strip().partition("-")
+        try:
+            first = seed_int(lo)
+            last = seed_int(hi) if sep else first
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"must be seeds like 0-4 or 0,2,7, got {raw!r}") from None
+        if last < first:
+            raise argparse.ArgumentTypeError(f"range {part.strip()!r} runs backwards")
+        seeds.extend(range(first, last + 1))
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be distinct, got {raw!r}")
+    return seeds
+
+
 def positive_float(raw: str) -> float:
     """A finite number > 0 (minutes, rates)."""
     value = _number(raw, float)

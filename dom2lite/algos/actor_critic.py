@@ -24,6 +24,8 @@ from dom2lite.algos.config import ActorCriticConfig
 from dom2lite.algos.grad import clip_grad_norm_per_agent
 from dom2lite.critics.targets import frozen_copy, polyak_update, td_target
 from dom2lite.critics.twin_q import TwinQ
+from dom2lite.members import rng as draws
+from dom2lite.nn.reduce import mean_over
 
 
 class ActorCritic(OfflineAlgorithm):
@@ -38,12 +40,13 @@ class ActorCritic(OfflineAlgorithm):
         with self.seeded_init():
             self.actor = self.build_actor()
             self.critic = TwinQ(self.n_agents, self.obs_dim, self.act_dim, self.state_dim, cfg.critic_input,
-                                cfg.hidden, cfg.activation, cfg.twin_layout)
+                                cfg.hidden, cfg.activation, cfg.twin_layout, members=self.members)
         self.actor_target = frozen_copy(self.actor)
         self.critic_target = frozen_copy(self.critic)
         # rewards are multiplied by this before the critics see them (``reward_norm``; set from the data
-        # by ``set_reward_scale``); a buffer, so checkpoints carry it and a loaded critic reads the same
-        self.register_buffer("reward_scale", torch.tensor(1.0))
+        # by ``set_reward_scale``); a buffer, so checkpoints carry it and a loaded critic reads the same;
+        # one per member ``[K]`` for members (a data fraction depends on the seed, and so does its scale)
+        self.register_buffer("reward_scale", torch.ones(()) if self.members == 1 else torch.ones(self.members))
         self.to(self.device)
         self.finish_init({
             "actor": torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr),
@@ -54,13 +57,13 @@ class ActorCritic(OfflineAlgorithm):
         """Fix the factor applied to every reward (before the first update; see ``reward_norm``)."""
         if not scale > 0:
             raise ValueError(f"reward scale must be > 0, got {scale}")
-        self.reward_scale.fill_(float(scale))
+        self.reward_scale.fill_(float(scale))  # members: the same factor for all (stacking sets each one's)
 
     def start_q_at(self, value: torch.Tensor) -> None:
         """Shift the critics and their targets so that Q starts near ``value [n]`` per agent, in raw reward
         units (``q_init="data_return"``: the data's mean Monte-Carlo return); call before the first update.
         A critic that starts at zero needs many target updates to reach returns far from zero."""
-        offset = torch.as_tensor(value, dtype=torch.float32, device=self.device) * self.reward_scale  # [n]
+        offset = torch.as_tensor(value, dtype=torch.float32, device=self.device) * self.per_slot(self.reward_scale)
         self.critic.shift_output(offset)
         self.critic_target.load_state_dict(self.critic.state_dict())
 
@@ -88,14 +91,14 @@ class ActorCritic(OfflineAlgorithm):
         """Per-agent actor loss ``[n]`` for the policy actions ``pi [B, n, A]``: here ``-Q_1`` plus the
         optional action-magnitude term."""
         q_pi = self.critic.q1(batch.obs, pi, batch.state, others=batch.act)  # [B, n]
-        return -q_pi.mean(0) + self.action_penalty(pi), {}
+        return -mean_over(q_pi) + self.action_penalty(pi), {}
 
     # ------------------------------------------------------------------------------ pieces
     def action_penalty(self, pi: torch.Tensor) -> torch.Tensor:
         """``act_reg * mean(a^2)`` over each agent's real dims: ``[n]`` (OMAR's code uses 1e-3)."""
         if self.config.act_reg == 0:
             return torch.zeros(self.n_agents, device=pi.device)
-        return self.config.act_reg * (pi.pow(2) * self.act_scale).sum(-1).mean(0) / self.act_dims
+        return self.config.act_reg * mean_over((pi.pow(2) * self.act_scale).sum(-1)) / self.act_dims
 
     @torch.no_grad()
     def target_actions(self, next_obs: torch.Tensor) -> torch.Tensor:
@@ -103,7 +106,7 @@ class ActorCritic(OfflineAlgorithm):
         a = self.actor_target(next_obs)  # [B, n, A]
         cfg = self.config
         if cfg.policy_noise > 0:
-            eps = torch.randn(a.shape, generator=self.generator, device=a.device, dtype=a.dtype)
+            eps = draws.randn(a.shape, self.generator, -2, device=a.device, dtype=a.dtype)  # [B, n, A]
             eps = (cfg.policy_noise * eps).clamp(-cfg.noise_clip, cfg.noise_clip)
             a = (a + eps).clamp(-1.0, 1.0) * self.act_scale
         return a
@@ -115,10 +118,10 @@ class ActorCritic(OfflineAlgorithm):
         with torch.no_grad():
             a_next = self.target_actions(batch.next_obs)  # [B, n, A]
             q1_t, q2_t = self.critic_target(batch.next_obs, a_next, batch.next_state)  # [B, n] each
-            y = td_target(batch.rew * self.reward_scale, batch.terminated, q1_t, q2_t, cfg.gamma)  # [B, n]
+            y = td_target(batch.rew * self.per_slot(self.reward_scale), batch.terminated, q1_t, q2_t, cfg.gamma)
 
         q1, q2 = self.critic(batch.obs, batch.act, batch.state)  # [B, n] each
-        td = (q1 - y).pow(2).mean(0) + (q2 - y).pow(2).mean(0)  # [n]
+        td = mean_over((q1 - y).pow(2)) + mean_over((q2 - y).pow(2))  # [n]
         penalty, pen_metrics = self.critic_penalty(batch, q1, q2)  # [n]
         c_opt = self.optimisers["critic"]
         c_opt.zero_grad(set_to_none=True)
@@ -138,19 +141,19 @@ class ActorCritic(OfflineAlgorithm):
             a_norm = clip_grad_norm_per_agent(actor_params, self.n_agents, cfg.grad_clip)
             a_opt.step()
             self.update_targets()
-            actor_metrics = {"actor_loss": a_loss.detach().mean(), "actor_grad_norm": a_norm.mean(),
-                                   **{k: v.detach() for k, v in a_metrics.items()}}
+            actor_metrics = {"actor_loss": self.reduce(a_loss.detach()), "actor_grad_norm": self.reduce(a_norm),
+                             **{k: v.detach() for k, v in a_metrics.items()}}
 
         q_data = torch.stack([q1, q2]).detach()  # [2, B, n]
-        return self.metrics({
-            "critic_loss": (td + penalty).detach().mean(),
-            "td_loss": td.detach().mean() / 2,
+        return self.metrics({  # each reduced over batch and agents: one value (per member)
+            "critic_loss": self.reduce((td + penalty).detach()),
+            "td_loss": self.reduce(td.detach()) / 2,
             **{k: v.detach() for k, v in pen_metrics.items()},
-            "q_mean": q1.detach().mean(),
-            "q_min": q_data.min(),
-            "q_max": q_data.max(),
-            "target_mean": y.mean(),
-            "critic_grad_norm": c_norm.mean(),
+            "q_mean": self.reduce(q1.detach()),
+            "q_min": self.reduce(q_data, "min"),
+            "q_max": self.reduce(q_data, "max"),
+            "target_mean": self.reduce(y),
+            "critic_grad_norm": self.reduce(c_norm),
             **actor_metrics,
         })
 

@@ -14,6 +14,14 @@ An algorithm is a ``torch.nn.Module`` built from an environment spec and a confi
 
 Network initialisation is seeded from ``config.seed`` too (inside :meth:`seeded_init`), so two
 algorithms built with the same seed are identical whatever the global random state.
+
+Members (seeds as a batch dimension, the Cost appendix): a spec with ``members = K`` builds one wide
+algorithm for K independent runs side by side. Its agent axis holds ``K * n`` slots, member-major, so
+every per-agent network, gradient clip, multiplier and loss is already per member; what mixes agents
+(centralised critics) mixes them within a member only, the generator is a
+:class:`~dom2lite.members.rng.MemberGenerators` and metrics come back as one dict per member.
+:func:`dom2lite.members.algo.make_members` builds it from K solo algorithms, which keeps each member's
+numbers those of its solo run.
 Explained in chapter 05 (conservatism) and chapter 07 (DOM2 end to end).
 """
 
@@ -29,6 +37,8 @@ from torch import nn
 
 from dom2lite.device import resolve_device
 from dom2lite.errors import CheckpointError, ConfigError
+from dom2lite.members.rng import MemberGenerators
+from dom2lite.nn.reduce import mean_over
 
 
 class OfflineAlgorithm(nn.Module):
@@ -54,11 +64,15 @@ class OfflineAlgorithm(nn.Module):
                                         f"got {type(config).__name__}")
         self.config = config
         self.device = resolve_device(device)
-        self.n_agents = int(spec.n_agents)
+        self.members = int(getattr(spec, "members", 1))  # K independent runs side by side (see above)
+        if self.members < 1:
+            raise ConfigError("members", f"must be >= 1, got {self.members}")
+        self.member_agents = int(spec.n_agents)  # n: agents of one member (the task's agents)
+        self.n_agents = self.members * self.member_agents  # slots on the agent axis
         self.obs_dim = int(spec.obs_dim)
         self.act_dim = int(spec.act_dim)
         self.state_dim = int(spec.state_dim)
-        mask = torch.as_tensor(np.asarray(spec.act_mask), dtype=torch.bool)
+        mask = torch.as_tensor(np.asarray(spec.act_mask), dtype=torch.bool).repeat(self.members, 1)  # [K n, A]
         if mask.shape != (self.n_agents, self.act_dim):
             raise ConfigError("act_mask", f"shape {tuple(mask.shape)} != (n_agents, act_dim) = "
                                           f"({self.n_agents}, {self.act_dim})")
@@ -69,6 +83,8 @@ class OfflineAlgorithm(nn.Module):
         self.act_dims = mask.sum(-1).to(self.device, torch.float32)  # [n] real action dims per agent
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(int(config.seed))
+        if self.members > 1:  # one per member; stack_members gives each its solo run's state
+            self.generator = MemberGenerators.seeded([int(config.seed) + k for k in range(self.members)], self.device)
         self.updates = 0
         self.optimisers: dict[str, torch.optim.Optimizer] = {}
 
@@ -93,6 +109,20 @@ class OfflineAlgorithm(nn.Module):
         raise NotImplementedError
 
     # ------------------------------------------------------------------------------ helpers
+    def per_slot(self, values: torch.Tensor) -> torch.Tensor:
+        """A per-member quantity ``[K]`` (e.g. ``reward_scale``) repeated for each member's agents:
+        ``[K * n]``; a solo algorithm's 0-d value is returned as it is."""
+        return values if self.members == 1 else values.repeat_interleave(self.member_agents)
+
+    def reduce(self, x: torch.Tensor, how: str = "mean") -> torch.Tensor:
+        """Reduce ``x`` (agent slots on its last axis) over everything: 0-d for a solo algorithm, one
+        value per member ``[K]`` for members (``how``: mean | min | max). Both reduce rows of the same
+        length in the same order, so a member logs exactly what its solo run logs."""
+        per_member = x.reshape(*x.shape[:-1], self.members, self.member_agents).movedim(-2, 0)  # [K, ..., n]
+        flat = per_member.reshape(self.members, -1)  # [K, rest]
+        out = {"mean": flat.mean, "min": flat.amin, "max": flat.amax}[how](1)  # [K]
+        return out.reshape(()) if self.members == 1 else out
+
     def as_obs(self, obs) -> torch.Tensor:
         """Validate and move observations ``[B, n, obs_dim]`` (a single ``[n, obs_dim]`` gets B = 1)."""
         obs = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
@@ -106,23 +136,24 @@ class OfflineAlgorithm(nn.Module):
     def masked_mse(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Per-agent mean squared error over the batch and the agent's real action dims: ``[n]``."""
         sq = ((pred - target) ** 2 * self.act_scale).sum(-1)  # [B, n]
-        return sq.mean(0) / self.act_dims  # [n]
+        return mean_over(sq) / self.act_dims  # [n]
 
-    @staticmethod
-    def metrics(values: dict[str, torch.Tensor | float]) -> dict[str, float]:
-        """Turn 0-d tensors and floats into floats with one device-to-host transfer."""
+    def metrics(self, values: dict[str, torch.Tensor | float]) -> dict[str, float] | list[dict[str, float]]:
+        """Turn 0-d tensors and floats into floats with one device-to-host transfer; for members, the
+        tensors are ``[K]`` (from :meth:`reduce`) and the result is one dict per member."""
+        k = self.members
         keys = list(values)
-        tensors = [v.detach().float().reshape(()) if torch.is_tensor(v) else None for v in values.values()]
+        shape = () if k == 1 else (k,)
+        tensors = [v.detach().float().reshape(shape) if torch.is_tensor(v) else None for v in values.values()]
         stacked = [t for t in tensors if t is not None]
-        host = torch.stack(stacked).tolist() if stacked else []
-        out, i = {}, 0
+        host = torch.stack(stacked).tolist() if stacked else []  # [V] or [V][K]
+        out: list[dict[str, float]] = [{} for _ in range(k)]
+        i = 0
         for key, t in zip(keys, tensors):
-            if t is None:
-                out[key] = float(values[key])
-            else:
-                out[key] = host[i]
-                i += 1
-        return out
+            for m in range(k):
+                out[m][key] = float(values[key]) if t is None else (host[i] if k == 1 else host[i][m])
+            i += t is not None
+        return out[0] if k == 1 else out
 
     # ------------------------------------------------------------------------------ state
     def state_dict(self, *args, **kwargs) -> dict[str, Any]:  # noqa: D401 - overrides nn.Module
@@ -146,6 +177,7 @@ class OfflineAlgorithm(nn.Module):
             raise CheckpointError(None, "optimisers", f"{sorted(state['optimisers'])} != {sorted(self.optimisers)}")
         for k, opt in self.optimisers.items():
             opt.load_state_dict(state["optimisers"][k])
-        self.generator.set_state(torch.as_tensor(state["generator"]).cpu())
+        gen = state["generator"]
+        self.generator.set_state(gen if self.members > 1 else torch.as_tensor(gen).cpu())
         self.updates = int(state["updates"])
         return result

@@ -38,7 +38,7 @@ class BC(OfflineAlgorithm):
         norms = clip_grad_norm_per_agent(self.actor.parameters(), self.n_agents, self.config.grad_clip)
         opt.step()
         self.updates += 1
-        return self.metrics({"bc_loss": loss_per_agent.mean(), "actor_grad_norm": norms.mean()})
+        return self.metrics({"bc_loss": self.reduce(loss_per_agent), "actor_grad_norm": self.reduce(norms)})
 
     @torch.no_grad()
     def act(self, obs, deterministic: bool = True) -> torch.Tensor:

@@ -80,5 +80,5 @@ class MACQL(ActorCritic):
 
         pen = penalty(q1, q1s) + penalty(q2, q2s)  # [n] the gap of both heads
         alpha = self.cql_weight(pen / 2)  # [n]
-        return alpha * pen, {"cql_penalty": pen.detach().mean() / 2, "q_rand_mean": q1s[:k].detach().mean(),
-                             "cql_alpha": alpha.mean()}
+        return alpha * pen, {"cql_penalty": self.reduce(pen.detach()) / 2, "q_rand_mean": self.reduce(q1s[:k].detach()),
+                             "cql_alpha": self.reduce(alpha)}

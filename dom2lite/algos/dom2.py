@@ -28,6 +28,8 @@ from dom2lite.algos.config import DOM2Config
 from dom2lite.algos.cql import MACQL
 from dom2lite.critics.targets import polyak_update
 from dom2lite.diffusion import EpsModel, make_schedule, noise_prediction_loss, sample
+from dom2lite.members.rng import MemberGenerators
+from dom2lite.nn.reduce import mean_over
 
 
 class DOM2(MACQL):
@@ -39,7 +41,8 @@ class DOM2(MACQL):
         self.schedule = make_schedule(cfg.schedule, cfg.n_diffusion_steps)
         # the seed of act(deterministic=True)'s starting noise: saved with the weights, so a loaded policy
         # acts exactly as the saved one did
-        self.register_buffer("act_seed", torch.tensor(int(cfg.seed), dtype=torch.int64))
+        seed = torch.tensor(int(cfg.seed), dtype=torch.int64)
+        self.register_buffer("act_seed", seed if self.members == 1 else seed.repeat(self.members))  # [] or [K]
         return EpsModel(self.n_agents, self.obs_dim, self.act_dim, hidden=cfg.hidden, activation=cfg.activation,
                         t_dim=cfg.t_dim, act_mask=self.act_mask.cpu())
 
@@ -63,9 +66,9 @@ class DOM2(MACQL):
         bc = noise_prediction_loss(self.actor, self.schedule, batch.act, batch.obs, generator=self.generator,
                                    mask=self.act_mask, reduction="agent")  # [n]
         q_pi = self.critic.q1(batch.obs, pi, batch.state, others=batch.act)  # [B, n]
-        q_scale = q_pi.abs().mean(0).detach().clamp_min(1e-6)  # [n]
-        q_term = -q_pi.mean(0) / q_scale  # [n]
-        return bc + self.config.eta * q_term, {"noise_loss": bc.mean(), "q_term": q_term.mean()}
+        q_scale = mean_over(q_pi.abs()).detach().clamp_min(1e-6)  # [n]
+        q_term = -mean_over(q_pi) / q_scale  # [n]
+        return bc + self.config.eta * q_term, {"noise_loss": self.reduce(bc), "q_term": self.reduce(q_term)}
 
     def update_targets(self) -> None:
         cfg = self.config
@@ -86,8 +89,10 @@ class DOM2(MACQL):
             made_for, gen = getattr(self, "_act_generator", (None, None))
             if made_for != self.device:  # one generator, re-seeded each call (making one costs microseconds)
                 gen = torch.Generator(device=self.device)
+                if self.members > 1:  # each member's chains start from its own seed's noise
+                    gen = MemberGenerators([torch.Generator(device=self.device) for _ in range(self.members)])
                 self._act_generator = (self.device, gen)
-            generator = gen.manual_seed(int(self.act_seed))
+            generator = gen.manual_seed(int(self.act_seed) if self.members == 1 else self.act_seed.tolist())
         else:
             generator = self.generator
         with torch.inference_mode():

@@ -24,7 +24,8 @@ def grad_norm_per_agent(params: Iterable[torch.nn.Parameter], n_agents: int) -> 
             continue
         if p.shape[0] % n_agents:
             raise ValueError(f"parameter of shape {tuple(p.shape)} does not stack {n_agents} agents on axis 0")
-        s = p.grad.detach().pow(2).reshape(p.shape[0] // n_agents, n_agents, -1).sum((0, 2))  # [n]
+        g = p.grad.detach().pow(2).reshape(p.shape[0] // n_agents, n_agents, -1)  # [groups, n, size]
+        s = g.transpose(0, 1).reshape(n_agents, -1).sum(-1)  # [n], each agent's row on its own
         sq = s if sq is None else sq + s
     if sq is None:
         raise ValueError("no parameter has a gradient")

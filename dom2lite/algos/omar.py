@@ -19,6 +19,7 @@ import torch
 from dom2lite.algos.config import OMARConfig
 from dom2lite.algos.cql import MACQL
 from dom2lite.algos.zeroth_order import zeroth_order_search
+from dom2lite.nn.reduce import mean_over
 
 
 class OMAR(MACQL):
@@ -37,6 +38,6 @@ class OMAR(MACQL):
             better = (q_search > q_pi).unsqueeze(-1)  # [B, n, 1]
             a_hat = torch.where(better, a_search, pi)  # [B, n, A]
         mimic = self.masked_mse(pi, a_hat)  # [n]
-        loss = cfg.omar_coe * mimic - (1.0 - cfg.omar_coe) * q_pi.mean(0) + self.action_penalty(pi)  # [n]
-        return loss, {"omar_mimic": mimic.mean(), "omar_search_better": better.float().mean(),
-                      "omar_search_gain": (q_search - q_pi).mean()}
+        loss = cfg.omar_coe * mimic - (1.0 - cfg.omar_coe) * mean_over(q_pi) + self.action_penalty(pi)  # [n]
+        return loss, {"omar_mimic": self.reduce(mimic), "omar_search_better": self.reduce(better.squeeze(-1).float()),
+                      "omar_search_gain": self.reduce(q_search - q_pi)}

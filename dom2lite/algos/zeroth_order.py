@@ -22,6 +22,9 @@ from collections.abc import Callable
 
 import torch
 
+from dom2lite.members import rng as draws
+from dom2lite.nn.reduce import mean_over, softmax_over, std_over, sum_over
+
 QFn = Callable[[torch.Tensor], torch.Tensor]  # [S, B, n, A] -> [S, B, n]
 
 
@@ -35,7 +38,7 @@ def zeroth_order_search(
     n_samples: int = 10,
     n_elites: int = 5,
     update: str = "softmax",
-    generator: torch.Generator | None = None,
+    generator: draws.Generator = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Search for high-Q actions: ``mu [B, n, A]`` initial means -> ``(best_act [B, n, A], best_q [B, n])``.
 
@@ -48,20 +51,20 @@ def zeroth_order_search(
     sigma = torch.as_tensor(sigma, dtype=mu.dtype, device=mu.device).expand_as(mu)  # [B, n, A]
     elite_act = elite_q = None
     for _ in range(iters):
-        eps = torch.randn(n_samples, *mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        eps = draws.randn((n_samples, *mu.shape), generator, -2, device=mu.device, dtype=mu.dtype)  # [S, B, n, A]
         cand = ((mu + sigma * eps).clamp(-1.0, 1.0)) * mask  # [S, B, n, A]
         q = q_fn(cand)  # [S, B, n]
         if update == "softmax":
-            w = torch.softmax(q, dim=0).unsqueeze(-1)  # [S, B, n, 1]
-            mu = (w * cand).sum(0)  # [B, n, A]
-            sigma = ((cand - mu) ** 2).mean(0).sqrt()  # [B, n, A]
+            w = softmax_over(q).unsqueeze(-1)  # [S, B, n, 1]
+            mu = sum_over(w * cand)  # [B, n, A]
+            sigma = mean_over((cand - mu) ** 2).sqrt()  # [B, n, A]
         else:
             if elite_act is not None:
                 cand = torch.cat([cand, elite_act], dim=0)  # [S + k, B, n, A]
                 q = torch.cat([q, elite_q], dim=0)  # [S + k, B, n]
             elite_q, idx = q.topk(n_elites, dim=0)  # [k, B, n]
             elite_act = cand.gather(0, idx.unsqueeze(-1).expand(-1, -1, -1, cand.shape[-1]))  # [k, B, n, A]
-            mu, sigma = elite_act.mean(0), elite_act.std(0, correction=1 if n_elites > 1 else 0)  # [B, n, A]
+            mu, sigma = mean_over(elite_act), std_over(elite_act, correction=1 if n_elites > 1 else 0)  # [B, n, A]
     best_q, best = q.max(dim=0)  # [B, n]
     best_act = cand.gather(0, best.unsqueeze(0).unsqueeze(-1).expand(1, -1, -1, cand.shape[-1])).squeeze(0)
     return best_act, best_q  # [B, n, A], [B, n]

@@ -36,6 +36,8 @@ import math
 
 import torch
 
+from dom2lite.nn.reduce import logsumexp_over, mean_over
+
 
 def uniform_log_density(act_mask: torch.Tensor) -> torch.Tensor:
     """Log-density of the uniform distribution on each agent's real box: ``-d_j log 2``, shape ``[n]``."""
@@ -72,7 +74,7 @@ def cql_logsumexp(
             raise ValueError(f"{name} needs its proposal log-density")
         groups.append(q / temperature - log_p)
     stacked = torch.cat(groups, dim=0)  # [M, B, n]
-    return temperature * (torch.logsumexp(stacked, dim=0) - math.log(stacked.shape[0]))  # [B, n]
+    return temperature * (logsumexp_over(stacked) - math.log(stacked.shape[0]))  # [B, n]
 
 
 def cql_penalty(
@@ -91,4 +93,4 @@ def cql_penalty(
     ``cql_alpha`` and add to the TD loss. Gradients flow into every Q argument.
     """
     lse = cql_logsumexp(q_rand, log_p_rand, q_pi, log_p_pi, q_pi_next, log_p_pi_next, temperature)  # [B, n]
-    return (lse - q_data).mean(0)  # [n]
+    return mean_over(lse - q_data)  # [n]

@@ -18,8 +18,11 @@ from torch import nn
 def td_target(
     rew: torch.Tensor, terminated: torch.Tensor, q1_next: torch.Tensor, q2_next: torch.Tensor, gamma: float
 ) -> torch.Tensor:
-    """Clipped double-Q target ``[B, n]`` from ``rew [B, n]``, ``terminated [B]`` and ``q*_next [B, n]``."""
-    not_done = (1.0 - terminated.to(rew.dtype)).unsqueeze(-1)  # [B, 1]
+    """Clipped double-Q target ``[B, n]`` from ``rew [B, n]``, ``terminated [B]`` (or per agent ``[B, n]``,
+    as members' batches have it) and ``q*_next [B, n]``."""
+    not_done = 1.0 - terminated.to(rew.dtype)  # [B] or [B, n]
+    if not_done.dim() == 1:
+        not_done = not_done.unsqueeze(-1)  # [B, 1]
     return rew + gamma * not_done * torch.minimum(q1_next, q2_next)  # [B, n]
 
 

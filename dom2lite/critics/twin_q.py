@@ -17,6 +17,10 @@ With ``joint`` input, agent j's critic evaluates *its own* action in slot j whil
 actor loss the other agents' slots hold the data-set actions). Execution never needs a critic, so every
 switch keeps decentralised execution.
 
+Members (the Cost appendix): with ``members = K`` the ``n_agents`` slots are K independent runs of
+``n_agents / K`` agents each, member-major; ``state`` and ``joint`` inputs are then built within each
+member (``state`` is ``[B, K, S]``, one state per member), so no critic sees another member's data.
+
 Layout: ``"stacked"`` puts both heads of all agents into one :class:`~dom2lite.nn.AgentMLP` with
 ``2 n_agents`` weight slices (one batched matmul per layer); ``"separate"`` uses two AgentMLPs.
 Measured here (forward + backward of both heads, batch 256, hidden 256x2, 3 agents, obs 18, act 5):
@@ -35,14 +39,14 @@ import torch
 from torch import nn
 
 from dom2lite.errors import ConfigError
-from dom2lite.nn.agent_mlp import AgentLinear, AgentMLP
+from dom2lite.nn.agent_mlp import AgentLinear, AgentMLP, agent_major_grad
 
 CRITIC_INPUTS = ("local", "state", "joint")
 LAYOUTS = ("stacked", "separate")
 
 
 def critic_in_dim(critic_input: str, n_agents: int, obs_dim: int, act_dim: int, state_dim: int) -> int:
-    """Width of one agent's critic input for the given switch."""
+    """Width of one agent's critic input for the given switch (``n_agents``: the agents of one run)."""
     if critic_input == "local":
         return obs_dim + act_dim
     if critic_input == "state":
@@ -76,13 +80,17 @@ class TwinQ(nn.Module):
         hidden: Sequence[int] = (256, 256),
         activation: str = "relu",
         layout: str = "stacked",
+        members: int = 1,
     ):
         super().__init__()
         if layout not in LAYOUTS:
             raise ConfigError("twin_layout", f"unknown value {layout!r}; choose from {LAYOUTS}")
+        if members < 1 or n_agents % members:
+            raise ConfigError("members", f"{n_agents} agent slots do not split into {members} members")
         self.n_agents, self.obs_dim, self.act_dim, self.state_dim = n_agents, obs_dim, act_dim, state_dim
+        self.members, self.member_agents = members, n_agents // members
         self.critic_input, self.layout = critic_input, layout
-        self.in_dim = critic_in_dim(critic_input, n_agents, obs_dim, act_dim, state_dim)
+        self.in_dim = critic_in_dim(critic_input, self.member_agents, obs_dim, act_dim, state_dim)
         if layout == "stacked":
             self.net = AgentMLP(2 * n_agents, self.in_dim, 1, hidden, activation)
         else:
@@ -98,43 +106,46 @@ class TwinQ(nn.Module):
         others: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Each agent's critic input ``[B, n, in_dim]`` from ``obs [B, n, O]``, ``act [B, n, A]``,
-        ``state [B, S]`` (``state`` switch only) and ``others [B, n, A]`` (``joint`` switch only)."""
-        b, n, _ = act.shape
+        ``state [B, S]`` (``state`` switch only; ``[B, K, S]`` for members) and ``others [B, n, A]``
+        (``joint`` switch only). Agents are mixed within a member only (``K`` members of ``m`` agents)."""
+        b = act.shape[0]
+        k, m = self.members, self.member_agents
         if self.critic_input == "local":
             return torch.cat([obs, act], dim=-1)  # [B, n, O + A]
         if self.critic_input == "state":
             if state is None:
                 raise ValueError("critic_input='state' needs the global state [B, state_dim]")
-            return torch.cat([state.unsqueeze(1).expand(b, n, state.shape[-1]), act], dim=-1)  # [B, n, S + A]
-        all_obs = obs.reshape(b, 1, -1).expand(b, n, n * self.obs_dim)  # [B, n, n * O]
+            per_member = state.reshape(b, k, 1, state.shape[-1]).expand(b, k, m, state.shape[-1])  # [B, K, m, S]
+            return torch.cat([per_member.reshape(b, k * m, -1), act], dim=-1)  # [B, n, S + A]
+        all_obs = obs.reshape(b, k, 1, m * self.obs_dim).expand(b, k, m, m * self.obs_dim)  # [B, K, m, m * O]
         if others is None:
-            joint = act.reshape(b, 1, -1).expand(b, n, n * self.act_dim)  # [B, n, n * A]
+            joint = act.reshape(b, k, 1, m * self.act_dim).expand(b, k, m, m * self.act_dim)  # [B, K, m, m * A]
         else:
-            joint = own_slot_joint_action(act, others)  # [B, n, n * A]
-        return torch.cat([all_obs, joint], dim=-1)  # [B, n, n * (O + A)]
+            joint = own_slot_joint_action(act.reshape(b * k, m, -1), others.reshape(b * k, m, -1))  # [B K, m, m A]
+        return torch.cat([all_obs.reshape(b, k * m, -1), joint.reshape(b, k * m, -1)], dim=-1)  # [B, n, m (O + A)]
 
     # ----------------------------------------------------------------------------- heads
     def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # x: [B, n, in]
         xt = x.transpose(0, 1)  # [n, B, in]
         if self.layout == "stacked":
-            out = self.net.forward_agent_major(torch.cat([xt, xt], dim=0))  # [2n, B, 1]
+            out = agent_major_grad(self.net.forward_agent_major(torch.cat([xt, xt], dim=0)))  # [2n, B, 1]
             q = out.squeeze(-1).transpose(0, 1)  # [B, 2n]
             return q[:, : self.n_agents], q[:, self.n_agents :]
-        q1 = self.net1.forward_agent_major(xt).squeeze(-1).transpose(0, 1)  # [B, n]
-        q2 = self.net2.forward_agent_major(xt).squeeze(-1).transpose(0, 1)  # [B, n]
+        q1 = agent_major_grad(self.net1.forward_agent_major(xt)).squeeze(-1).transpose(0, 1)  # [B, n]
+        q2 = agent_major_grad(self.net2.forward_agent_major(xt)).squeeze(-1).transpose(0, 1)  # [B, n]
         return q1, q2
 
     def _head1(self, x: torch.Tensor) -> torch.Tensor:  # x: [B, n, in] -> [B, n]
         h = x.transpose(0, 1)  # [n, B, in]
         if self.layout == "separate":
-            return self.net1.forward_agent_major(h).squeeze(-1).transpose(0, 1)
+            return agent_major_grad(self.net1.forward_agent_major(h)).squeeze(-1).transpose(0, 1)
         n = self.n_agents
         for layer in self.net.net:  # the first n weight slices are head 1
             if isinstance(layer, AgentLinear):
                 h = torch.baddbmm(layer.bias[:n], h, layer.weight[:n])
             else:
                 h = layer(h)
-        return h.squeeze(-1).transpose(0, 1)  # [B, n]
+        return agent_major_grad(h).squeeze(-1).transpose(0, 1)  # [B, n]
 
     @torch.no_grad()
     def shift_output(self, offset: torch.Tensor) -> None:
@@ -162,7 +173,7 @@ class TwinQ(nn.Module):
     def _flatten_many(self, obs, acts, state, others) -> torch.Tensor:
         m, b, n, a = acts.shape
         obs_m = obs.unsqueeze(0).expand(m, *obs.shape).reshape(m * b, n, obs.shape[-1])  # [M*B, n, O]
-        state_m = None if state is None else state.unsqueeze(0).expand(m, *state.shape).reshape(m * b, -1)
+        state_m = None if state is None else state.unsqueeze(0).expand(m, *state.shape).reshape(m * b, *state.shape[1:])
         others_m = None if others is None else others.unsqueeze(0).expand(m, *others.shape).reshape(m * b, n, a)
         return self.inputs(obs_m, acts.reshape(m * b, n, a), state_m, others_m)  # [M*B, n, in]
 

@@ -57,6 +57,14 @@ class TransitionSampler:
         if weights is not None:
             self.set_weights(weights)
 
+    def share(self, seed: int) -> "TransitionSampler":
+        """A sampler over the same device tensors (and weights) with its own generator: K members of one
+        process draw their own batches without K copies of the data set on the device."""
+        other = object.__new__(TransitionSampler)
+        other.__dict__.update(self.__dict__)
+        other.generator = torch.Generator().manual_seed(int(seed))
+        return other
+
     def set_weights(self, weights: np.ndarray | torch.Tensor | None) -> None:
         """Switch to weighted sampling (``None``: back to uniform)."""
         if weights is None:

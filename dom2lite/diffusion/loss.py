@@ -12,6 +12,8 @@ import torch
 
 from dom2lite.diffusion.schedules import Schedule
 from dom2lite.errors import ConfigError
+from dom2lite.members import rng as draws
+from dom2lite.nn.reduce import mean_over
 
 REDUCTIONS = ("mean", "agent", "none")
 
@@ -21,7 +23,7 @@ def noise_prediction_loss(
     schedule: Schedule,
     x0: torch.Tensor,
     obs: torch.Tensor,
-    generator: torch.Generator | None = None,
+    generator: draws.Generator = None,
     mask: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
@@ -50,9 +52,9 @@ def noise_prediction_loss(
     m = (torch.ones(n_agents, act_dim, device=x0.device, dtype=x0.dtype) if mask is None
          else torch.as_tensor(mask, device=x0.device).to(x0.dtype))  # [n_agents, act_dim]
 
-    gen_device = generator.device if generator is not None else x0.device
-    n = torch.randint(1, schedule.n_steps + 1, (B, n_agents), generator=generator, device=gen_device)
-    noise = torch.randn(x0.shape, generator=generator, device=gen_device, dtype=x0.dtype)
+    gen_device = draws.generator_device(generator, x0.device)
+    n = draws.randint(1, schedule.n_steps + 1, (B, n_agents), generator, -1, device=gen_device)
+    noise = draws.randn(x0.shape, generator, -2, device=gen_device, dtype=x0.dtype)
     n, noise = n.to(x0.device), noise.to(x0.device) * m  # [B, n_agents], [B, n_agents, act_dim]
 
     x_n = schedule.q_sample(x0 * m, n, noise)  # [B, n_agents, act_dim]
@@ -61,5 +63,5 @@ def noise_prediction_loss(
     per_sample = sq.sum(-1) / m.sum(-1).clamp_min(1.0)  # [B, n_agents]
     if reduction == "none":
         return per_sample
-    per_agent = per_sample.mean(0)  # [n_agents]
+    per_agent = mean_over(per_sample)  # [n_agents]
     return per_agent if reduction == "agent" else per_agent.mean()

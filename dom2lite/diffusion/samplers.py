@@ -52,6 +52,7 @@ import torch
 
 from dom2lite.diffusion.schedules import Schedule
 from dom2lite.errors import ConfigError
+from dom2lite.members import rng as draws
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 SOLVERS = {"ddpm": 0, "dpm1": 1, "dpm2": 2, "dpm3": 3}
@@ -180,7 +181,7 @@ def solve(
     x_T: torch.Tensor,
     solver: str = "dpm1",
     n_steps: int | None = None,
-    generator: torch.Generator | None = None,
+    generator: draws.Generator = None,
     clip: bool = True,
     mask: torch.Tensor | None = None,
     return_trajectory: bool = False,
@@ -235,7 +236,7 @@ def sample(
     obs: torch.Tensor,
     solver: str = "dpm1",
     n_steps: int | None = None,
-    generator: torch.Generator | None = None,
+    generator: draws.Generator = None,
     clip: bool = True,
     mask: torch.Tensor | None = None,
     x_T: torch.Tensor | None = None,
@@ -330,10 +331,11 @@ def _predict_eps(eps_fn: EpsFn, x: torch.Tensor, n: float, alpha: float, sigma: 
     return eps
 
 
-def _randn(shape, generator: torch.Generator | None, device, dtype) -> torch.Tensor:
-    gen_device = generator.device if generator is not None else device
-    return torch.randn(shape, generator=generator, device=gen_device, dtype=dtype).to(device)
+def _randn(shape, generator: draws.Generator, device, dtype) -> torch.Tensor:
+    """Noise of ``shape`` (agents on axis -2 for members' generators, as in ``[B, n_agents, act_dim]``)."""
+    gen_device = draws.generator_device(generator, device)
+    return draws.randn(shape, generator, -2, device=gen_device, dtype=dtype).to(device)
 
 
-def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def _randn_like(x: torch.Tensor, generator: draws.Generator) -> torch.Tensor:
     return _randn(x.shape, generator, x.device, x.dtype)

@@ -26,6 +26,30 @@ def make_activation(name: str) -> nn.Module:
         raise ValueError(f"unknown activation {name!r}; choose from {sorted(_ACTIVATIONS)}") from None
 
 
+class _AgentMajorGrad(torch.autograd.Function):
+    """Identity forward; backward hands on the gradient as a contiguous agent-major tensor."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad.contiguous()
+
+
+def agent_major_grad(x: torch.Tensor) -> torch.Tensor:
+    """Mark an agent-major network output ``[n, B, out]`` that callers transpose to ``[B, n, out]``.
+
+    The gradient then reaches the last layer as a contiguous ``[n, B, out]`` tensor instead of a
+    transposed view of ``[B, n, out]``. The bias gradient is a sum over the batch. In the transposed
+    layout, PyTorch vectorises that sum across all ``n * out`` outputs together, so its rounding depends on
+    how many agents there are. In the contiguous layout each agent's sum is computed on its own. Members
+    (K runs side by side on the agent axis, the Cost appendix) then get exactly their solo runs' gradients.
+    A no-op without autograd."""
+    return _AgentMajorGrad.apply(x) if x.requires_grad and torch.is_grad_enabled() else x
+
+
 class AgentLinear(nn.Module):
     """``n_agents`` independent linear layers applied in one call.
 
@@ -88,4 +112,4 @@ class AgentMLP(nn.Module):
             raise ValueError(
                 f"AgentMLP expects [B, {self.n_agents}, {self.in_dim}], got {tuple(x.shape)}"
             )
-        return self.net(x.transpose(0, 1)).transpose(0, 1)
+        return agent_major_grad(self.net(x.transpose(0, 1))).transpose(0, 1)

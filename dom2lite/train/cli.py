@@ -2,7 +2,9 @@
 
 - ``train --task spread --algo dom2 --quality expert --seed 0``: a new run folder
   ``runs/{task}__{algo}__{seed}__{time}/``; ``--run-dir DIR`` reopens one and continues it after an
-  interruption (same result as an uninterrupted run). Budgets come from the profile
+  interruption (same result as an uninterrupted run). ``--seeds 0-4`` trains five seeds in this one
+  process as members of one batched algorithm (each writes an ordinary run folder; ``--run-dir`` then
+  takes a template such as ``'runs/spread-dom2-s{seed}'``). Budgets come from the profile
   (``DOM2LITE_PROFILE`` or ``--profile``); ``--steps``, ``--eval-every`` and ``--set FIELD=VALUE``
   always win over presets. A missing data set is generated first at the profile's size (as the chapters
   do); ``--no-generate`` refuses instead and prints the command that makes it. Every option is checked
@@ -23,7 +25,7 @@ import json
 import sys
 from pathlib import Path
 
-from dom2lite.cli_values import device_name, non_negative_float, positive_int, seed_int, unit_fraction
+from dom2lite.cli_values import device_name, non_negative_float, positive_int, seed_int, seed_list, unit_fraction
 from dom2lite.data.paths import QUALITIES
 from dom2lite.envs import TASKS
 
@@ -48,8 +50,17 @@ def _checked_overrides(args: argparse.Namespace) -> dict:
 
     others = {name: algo_class(name).config_class for name in ALGOS if name != args.algo}
     overrides = parse_set(args.set, algo_class(args.algo).config_class, others=others, reserved={"seed": "--seed"})
-    resolve_run_config(args.algo, args.task, args.quality, args.seed, args.profile, overrides)
+    resolve_run_config(args.algo, args.task, args.quality, _seeds(args)[0], args.profile, overrides)
     return overrides
+
+
+def _seeds(args: argparse.Namespace) -> list[int]:
+    """``--seeds`` (members in one process) or ``--seed`` (default 0); not both."""
+    from dom2lite.errors import ConfigError
+
+    if args.seeds is not None and args.seed is not None:
+        raise ConfigError("--seed", "give --seed or --seeds, not both")
+    return args.seeds if args.seeds is not None else [0 if args.seed is None else args.seed]
 
 
 def _ensure_data(args: argparse.Namespace, data_dir: Path) -> None:
@@ -82,41 +93,50 @@ def _train(args: argparse.Namespace) -> int:
     from dom2lite.data.ensure import profile_data_dir
     from dom2lite.device import resolve_device
     from dom2lite.seeding import pin_threads
-    from dom2lite.train.experiment import train_run
-    from dom2lite.train.runs import new_run_dir
+    from dom2lite.train.experiment import member_run_dirs, train_members
+    from dom2lite.train.runs import new_run_dirs
 
     pin_threads()
     resolve_device(args.device)  # a bad --device or DOM2LITE_DEVICE is refused before any data is made
+    seeds = _seeds(args)
     overrides = _checked_overrides(args)
+    if args.run_dir is None:
+        run_dirs = new_run_dirs(args.task, args.algo, seeds, args.runs_root)
+        # how to name them all again: the common folder with {seed} in the seed's place
+        again_dir = str(run_dirs[0]).replace(f"__{seeds[0]}__", "__{seed}__", 1) if len(seeds) > 1 else str(run_dirs[0])
+    else:
+        run_dirs = [Path(args.run_dir)] if len(seeds) == 1 else member_run_dirs(args.run_dir, seeds)
+        again_dir = args.run_dir
     data_dir = Path(args.data_dir) if args.data_dir is not None else profile_data_dir(args.profile)
     _ensure_data(args, data_dir)
-    run_dir = Path(args.run_dir) if args.run_dir is not None else new_run_dir(args.task, args.algo, args.seed,
-                                                                               args.runs_root)
     command = ["python", "-m", "dom2lite", *getattr(args, "argv", sys.argv[1:])]
+    again = command if args.run_dir is not None else [*command, "--run-dir", again_dir]
     try:
-        result = train_run(
-            args.task, args.algo, args.quality, args.seed, data_seed=args.data_seed, data_dir=data_dir,
+        results = train_members(
+            args.task, args.algo, args.quality, seeds, data_seed=args.data_seed, data_dir=data_dir,
             data_fraction=args.data_fraction, augment=args.augment, overrides=overrides,
             steps=args.steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
             checkpoint_every=args.checkpoint_every, profile=args.profile,
-            run_dir=run_dir, stop_after=args.stop_after,
+            run_dirs=run_dirs, stop_after=args.stop_after,
             progress=not args.no_progress, device=args.device, command=command,
         )
     except KeyboardInterrupt:
-        if not (run_dir / "config.json").is_file():
+        if not (run_dirs[0] / "config.json").is_file():
             raise
-        again = command if args.run_dir is not None else [*command, "--run-dir", str(run_dir)]
-        print(f"error: interrupted ({run_dir}): stopped by Ctrl-C; continue from its last checkpoint with: "
+        print(f"error: interrupted ({again_dir}): stopped by Ctrl-C; continue from its last checkpoint with: "
               f"{shlex.join(again)}", file=sys.stderr)
         return 130
-    if result.finished and result.final_eval:
-        ev = result.final_eval
-        norm = "" if ev.get("eval/normalised_mean") is None else \
-            f", normalised {ev['eval/normalised_mean']:.1f} ± {ev['eval/normalised_std']:.1f}"
-        print(f"finished: final return {ev['eval/mean']:.2f} ± {ev['eval/std']:.2f}{norm}")
-    else:
-        print(f"paused; continue with: python -m dom2lite train ... --run-dir {result.run_dir}")
-    print(result.run_dir)
+    for seed, result in zip(seeds, results):
+        who = "" if len(seeds) == 1 else f"seed {seed}: "
+        if result.finished and result.final_eval:
+            ev = result.final_eval
+            norm = "" if ev.get("eval/normalised_mean") is None else \
+                f", normalised {ev['eval/normalised_mean']:.1f} ± {ev['eval/normalised_std']:.1f}"
+            print(f"{who}finished: final return {ev['eval/mean']:.2f} ± {ev['eval/std']:.2f}{norm}")
+    if not all(r.finished for r in results):
+        print(f"paused; continue with: {shlex.join(again)}")
+    for result in results:
+        print(result.run_dir)
     return 0
 
 
@@ -205,8 +225,11 @@ def register(subparsers) -> None:
     t.add_argument("--algo", required=True, type=_algo_name,
                    help="dom2 | bc | td3bc | cql | omar (papers' spellings accepted)")
     t.add_argument("--quality", choices=QUALITIES, default="expert")
-    t.add_argument("--seed", type=seed_int, default=0,
-                   help="seeds the networks, the sampler and the algorithm's noise")
+    t.add_argument("--seed", type=seed_int, default=None,
+                   help="seeds the networks, the sampler and the algorithm's noise (default 0)")
+    t.add_argument("--seeds", type=seed_list, default=None, metavar="SEEDS",
+                   help="several seeds (0-4, 0,2,7) trained together in one process, one run folder each; "
+                        "--run-dir then names {seed}")
     t.add_argument("--data-seed", type=seed_int, default=0, help="which generated data set (default 0)")
     t.add_argument("--data-dir", default=None,
                    help="folder of the data sets (default: the profile's: data/smoke, data/book, data for full)")
@@ -224,7 +247,8 @@ def register(subparsers) -> None:
                    help="budget preset (default: $DOM2LITE_PROFILE or book)")
     t.add_argument("--set", action="append", metavar="FIELD=VALUE",
                    help="override a field of the algorithm's config (typed and checked before anything runs)")
-    t.add_argument("--run-dir", default=None, help="continue (or create) this run folder")
+    t.add_argument("--run-dir", default=None,
+                   help="continue (or create) this run folder (with --seeds a template naming {seed})")
     t.add_argument("--runs-root", default=None, help="where new run folders go (default: $DOM2LITE_RUNS or ./runs)")
     t.add_argument("--stop-after", type=positive_int, default=None,
                    help="stop this piece after N steps (resumable)")

@@ -5,6 +5,10 @@ Decentralised execution: the policy maps every agent's own observation to its ac
 The reported figure is the mean ± std over episodes of the team return (sum over steps of the mean
 of the learners' rewards) and, when the data set card gives random and expert reference returns, the
 normalised score 100 · (R − R_random) / (R_expert − R_random).
+
+Members (the Cost appendix): ``evaluate(wide, task, members=K)`` runs K sets of the same episodes, one
+per member, and asks the wide policy for all ``K * n`` agents' actions in one call per step; member k's
+episodes are the ones its solo run would evaluate on.
 Explained in chapter 07 (DOM2 end to end).
 """
 
@@ -58,50 +62,64 @@ def evaluate(
     shift_strength: float = 1.0,
     card: dict | None = None,
     device: str | torch.device | None = None,
-) -> EvalResult:
+    members: int = 1,
+) -> EvalResult | list[EvalResult]:
     """Run ``n_episodes`` episodes in lock-step and return their team returns.
 
     ``seed`` seeds episode i's environment with ``seed + i``; the default keeps evaluation seeds away
-    from the data-generation seeds. ``card`` (a data set card) adds normalised scores.
+    from the data-generation seeds. ``card`` (a data set card) adds normalised scores. ``members = K``:
+    ``policy`` acts for K members side by side (``[E, K n, obs_dim] -> [E, K n, act_dim]``); the result
+    is one ``EvalResult`` per member.
     """
     from dom2lite.envs import make_vector_env
 
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
+    if members < 1:
+        raise ValueError(f"members must be >= 1, got {members}")
     device = resolve_device(device)
     act_fn = as_policy_fn(policy)
-    venv = make_vector_env(task, n_episodes, shift=shift, shift_strength=shift_strength)
+    venvs = []
     try:
-        obs, _ = venv.reset(seed=seed)  # [E, n_agents, obs_dim]
-        total = np.zeros(n_episodes, dtype=np.float64)  # [E]
-        done = np.zeros(n_episodes, dtype=bool)
+        for _ in range(members):
+            venvs.append(make_vector_env(task, n_episodes, shift=shift, shift_strength=shift_strength))
+        n = venvs[0].spec.n_agents
+        obs = [v.reset(seed=seed)[0] for v in venvs]  # K x [E, n_agents, obs_dim]
+        total = np.zeros((members, n_episodes), dtype=np.float64)  # [K, E]
+        done = np.zeros((members, n_episodes), dtype=bool)
         steps = 0
         start = time.perf_counter()
         while not done.all():
-            act = act_fn(torch.as_tensor(obs, dtype=torch.float32, device=device))  # [E, n, act_dim]
-            obs, _, rew, terminated, truncated = venv.step(act.cpu().numpy())
-            total += np.where(done, 0.0, rew.mean(axis=1))
-            done |= terminated | truncated
+            joint = torch.as_tensor(np.concatenate(obs, axis=1), dtype=torch.float32, device=device)  # [E, K n, O]
+            act = act_fn(joint).cpu().numpy()  # [E, K n, act_dim]
+            for k, venv in enumerate(venvs):
+                obs[k], _, rew, terminated, truncated = venv.step(act[:, k * n:(k + 1) * n])
+                total[k] += np.where(done[k], 0.0, rew.mean(axis=1))
+                done[k] |= terminated | truncated
             steps += 1
-            if steps > venv.spec.max_steps:
-                raise RuntimeError(f"{task}: episodes did not end within max_steps={venv.spec.max_steps}")
+            if steps > venvs[0].spec.max_steps:
+                raise RuntimeError(f"{task}: episodes did not end within max_steps={venvs[0].spec.max_steps}")
         elapsed = time.perf_counter() - start
     finally:
-        close = getattr(venv, "close", None)
-        if close is not None:
-            close()
-    norm_mean = norm_std = None
-    if card is not None:
-        norm = normalised_score(total, card)
-        norm_mean, norm_std = float(norm.mean()), float(norm.std())
-    return EvalResult(
-        returns=[float(r) for r in total],
-        mean=float(total.mean()),
-        std=float(total.std()),
-        normalised_mean=norm_mean,
-        normalised_std=norm_std,
-        joint_steps_per_second=steps * n_episodes / max(elapsed, 1e-9),
-        task=task,
-        shift=shift,
-        shift_strength=shift_strength,
-    )
+        for venv in venvs:
+            close = getattr(venv, "close", None)
+            if close is not None:
+                close()
+    results = []
+    for returns in total:
+        norm_mean = norm_std = None
+        if card is not None:
+            norm = normalised_score(returns, card)
+            norm_mean, norm_std = float(norm.mean()), float(norm.std())
+        results.append(EvalResult(
+            returns=[float(r) for r in returns],
+            mean=float(returns.mean()),
+            std=float(returns.std()),
+            normalised_mean=norm_mean,
+            normalised_std=norm_std,
+            joint_steps_per_second=steps * n_episodes * members / max(elapsed, 1e-9),
+            task=task,
+            shift=shift,
+            shift_strength=shift_strength,
+        ))
+    return results[0] if members == 1 else results

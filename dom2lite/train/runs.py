@@ -30,14 +30,18 @@ def default_runs_root() -> Path:
 
 def new_run_dir(task: str, algo: str, seed: int, root: str | Path | None = None) -> Path:
     """A fresh folder name ``{task}__{algo}__{seed}__{YYYYmmdd-HHMMSS}`` under ``root``."""
+    return new_run_dirs(task, algo, [seed], root)[0]
+
+
+def new_run_dirs(task: str, algo: str, seeds, root: str | Path | None = None) -> list[Path]:
+    """Fresh folders ``{task}__{algo}__{seed}__{YYYYmmdd-HHMMSS}``, one per seed, with one time stamp
+    (members trained together are told apart by their seed alone)."""
     root = Path(root) if root is not None else default_runs_root()
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = root / f"{task}__{algo}__{seed}__{stamp}"
-    i = 1
-    while path.exists():  # two runs started in the same second
-        path = root / f"{task}__{algo}__{seed}__{stamp}-{i}"
-        i += 1
-    return path
+    suffix, i = "", 1
+    while any((root / f"{task}__{algo}__{s}__{stamp}{suffix}").exists() for s in seeds):  # started in one second
+        suffix, i = f"-{i}", i + 1
+    return [root / f"{task}__{algo}__{s}__{stamp}{suffix}" for s in seeds]
 
 
 def write_config(run_dir: str | Path, config: dict[str, Any]) -> Path:

@@ -5,6 +5,12 @@ evaluates the current policy now and then, and writes checkpoints from which an 
 continues bit-identically (same seed, same thread count). Two guards stop a run that has gone wrong,
 naming the step and the quantity: a NaN/inf in any logged metric, and a Q value beyond ``q_limit``.
 The policy reported at the end is the final one, never the best seen on the way.
+
+Members (seeds as a batch dimension, the Cost appendix): given a wide algorithm of K members
+(:func:`dom2lite.members.algo.stack_members`), K samplers and K run folders, ``fit`` steps all members
+on their own mini-batches at once and writes every member's metrics and ordinary solo checkpoints into
+its own folder. A resumed call continues every member from the newest step they all have a checkpoint
+for (a kill between two members' checkpoint writes loses nothing: each folder keeps its last two).
 Explained in chapter 07 (DOM2 end to end).
 """
 
@@ -17,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from dom2lite.errors import TrainingDiverged
-from dom2lite.train.checkpoint import load_latest_checkpoint, save_checkpoint, set_global_rng_state
+from dom2lite.members.algo import load_member_state_dicts, member_state_dict, stack_batches
+from dom2lite.train.checkpoint import (
+    checkpoint_path,
+    load_checkpoint_file,
+    load_latest_checkpoint,
+    save_checkpoint,
+    set_global_rng_state,
+)
 from dom2lite.train.runs import MetricsLog
 
 EvalFn = Callable[[Any], dict[str, float]]
@@ -56,30 +69,50 @@ def check_metrics(step: int, metrics: dict[str, float], q_limit: float) -> None:
             raise TrainingDiverged(step, f"{key} (|Q| > q_limit={q_limit:g})", metrics[key])
 
 
+def _resume(algo, samplers, run_dirs: list[Path]) -> int:
+    """Load every member's checkpoint at the newest step all members have; return that step (0: none)."""
+    latest = [load_latest_checkpoint(d, map_location=algo.device) for d in run_dirs]
+    start = min((c["step"] if c is not None else 0) for c in latest)
+    if start == 0:
+        return 0
+    ckpts = [c if c["step"] == start else load_checkpoint_file(checkpoint_path(d, start), algo.device)
+             for c, d in zip(latest, run_dirs)]
+    if len(ckpts) == 1:
+        algo.load_state_dict(ckpts[0]["algo"])
+    else:
+        load_member_state_dicts(algo, [c["algo"] for c in ckpts])
+    for sampler, c in zip(samplers, ckpts):
+        sampler.load_state_dict(c["sampler"])
+    set_global_rng_state(ckpts[0]["rng"])
+    return start
+
+
 def fit(
     algo,
     sampler,
     batch_size: int,
     schedule: FitSchedule,
-    run_dir: str | Path,
+    run_dir: str | Path | list,
     eval_fn: EvalFn | None = None,
     progress: bool = True,
     stop_after: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
     """Train ``algo`` on mini-batches from ``sampler`` up to ``schedule.steps``; resume if possible.
 
     ``stop_after`` ends this call after that many steps (a checkpoint is written), so a long run can be
-    done in pieces. Returns the metrics log.
+    done in pieces. Returns the metrics log. Members: ``sampler`` and ``run_dir`` are lists (one per
+    member), ``eval_fn`` returns one dict per member, and so does the result (one log per member).
     """
-    run_dir = Path(run_dir)
-    log = MetricsLog(run_dir)
-    start = 0
-    ckpt = load_latest_checkpoint(run_dir, map_location=algo.device)
-    if ckpt is not None:
-        algo.load_state_dict(ckpt["algo"])
-        sampler.load_state_dict(ckpt["sampler"])
-        set_global_rng_state(ckpt["rng"])
-        start = ckpt["step"]
+    solo = not isinstance(run_dir, (list, tuple))
+    samplers = [sampler] if solo else list(sampler)
+    run_dirs = [Path(run_dir)] if solo else [Path(d) for d in run_dir]
+    members = getattr(algo, "members", 1)  # any object with update/state_dict/load_state_dict trains solo
+    if len(samplers) != members or len(run_dirs) != members:
+        raise ValueError(f"{members} members need as many samplers and run folders, "
+                         f"got {len(samplers)} and {len(run_dirs)}")
+    logs = [MetricsLog(d) for d in run_dirs]
+    start = _resume(algo, samplers, run_dirs)
+    for log in logs:
         log.truncate_after(start)
     end = schedule.steps if stop_after is None else min(schedule.steps, start + stop_after)
 
@@ -87,28 +120,41 @@ def fit(
     if progress and end > start:
         from dom2lite.progress import progress_bar  # tqdm on a terminal, a line every few percent elsewhere
 
-        bar = progress_bar(schedule.steps, f"{algo.name}", initial=start)
-    last_eval: dict[str, float] = {}
+        label = algo.name if solo else f"{algo.name} x{algo.members}"
+        bar = progress_bar(schedule.steps, label, initial=start)
+    last_eval: list[dict[str, float]] = [{} for _ in run_dirs]
     try:
         for step in range(start + 1, end + 1):
-            metrics = algo.update(sampler.sample(batch_size))
-            check_metrics(step, metrics, schedule.q_limit)
+            batch = samplers[0].sample(batch_size) if solo else stack_batches([s.sample(batch_size) for s in samplers])
+            metrics = algo.update(batch)
+            metrics = [metrics] if solo else metrics
+            for m, d in zip(metrics, run_dirs):
+                try:
+                    check_metrics(step, m, schedule.q_limit)
+                except TrainingDiverged as err:
+                    if solo:
+                        raise
+                    raise TrainingDiverged(step, f"{err.quantity} of the member in {d}", err.value) from None
             if step % schedule.log_every == 0 or step == schedule.steps:
-                log.append({"step": step, **metrics})
+                for log, m in zip(logs, metrics):
+                    log.append({"step": step, **m})
             if eval_fn is not None and (step % schedule.eval_every == 0 or step == schedule.steps):
-                last_eval = eval_fn(algo)
-                log.append({"step": step, **last_eval})
+                out = eval_fn(algo)
+                last_eval = [out] if solo else out
+                for log, e in zip(logs, last_eval):
+                    log.append({"step": step, **e})
             if step % schedule.checkpoint_every == 0 or step == end:
-                payload = {"algo": algo.state_dict(), "sampler": sampler.state_dict()}
-                save_checkpoint(run_dir, step, payload)
+                for k, (d, s) in enumerate(zip(run_dirs, samplers)):
+                    state = algo.state_dict() if solo else member_state_dict(algo, k)
+                    save_checkpoint(d, step, {"algo": state, "sampler": s.state_dict()})
             if bar is not None:
                 bar.update(1)
                 if step % 10 == 0 or step == end:
-                    shown = {k: metrics[k] for k in list(metrics)[:3]}
-                    if "eval/mean" in last_eval:
-                        shown["return"] = last_eval["eval/mean"]
+                    shown = {k: metrics[0][k] for k in list(metrics[0])[:3]}
+                    if "eval/mean" in last_eval[0]:
+                        shown["return"] = last_eval[0]["eval/mean"]
                     bar.set_postfix({k: f"{v:.3g}" for k, v in shown.items()}, refresh=False)
     finally:
         if bar is not None:
             bar.close()
-    return log.read()
+    return logs[0].read() if solo else [log.read() for log in logs]
