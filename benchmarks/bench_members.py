@@ -14,7 +14,9 @@ Run on one thread, on a quiet machine (the load average is recorded):
     .venv/bin/python benchmarks/bench_members.py --quick    # fewer repeats
     .venv/bin/python benchmarks/bench_members.py --sizes book --members 1,5 --device cuda   # on a GPU
 
-Writes ``benchmarks/results/members.json`` (``--out``); the Cost appendix plots it.
+Each child keeps freed memory in the process (:mod:`dom2lite.allocator`, as ``train`` does);
+``DOM2LITE_KEEP_MEMORY=0`` measures glibc's default instead. Writes ``benchmarks/results/members.json``
+(``--out``); the Cost appendix plots it.
 """
 
 from __future__ import annotations
@@ -72,9 +74,11 @@ def child(algo: str, size: str, k: int, warmup: int, repeats: int, device: str) 
     """Time one configuration in this process (called in a fresh child per configuration)."""
     import torch
 
+    from dom2lite.allocator import keep_freed_memory
     from dom2lite.seeding import pin_threads
 
     pin_threads()
+    kept = keep_freed_memory() if os.environ.get("DOM2LITE_KEEP_MEMORY", "1") != "0" else False
     wide, cfg = _members(algo, size, k, device)
     batch = _batches(k, cfg.batch_size, device)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
@@ -91,7 +95,7 @@ def child(algo: str, size: str, k: int, warmup: int, repeats: int, device: str) 
     gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None
     return {"algo": algo, "size": size, "members": k, "step_ms": 1e3 * times[len(times) // 2],
             "repeats": repeats, "hidden": list(cfg.hidden), "batch_size": cfg.batch_size,
-            "maxrss_mb": peak_mb, "gpu_peak_mb": gpu_mb}
+            "maxrss_mb": peak_mb, "gpu_peak_mb": gpu_mb, "keep_freed_memory": kept}
 
 
 def run_child(args, algo: str, size: str, k: int) -> dict:

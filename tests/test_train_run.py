@@ -131,3 +131,9 @@ def test_every_algorithm_trains_on_every_task_from_the_command_line(task, smoke_
         assert main(argv) == 0
         final = json.loads((run / "result.json").read_text())["final_eval"]
         assert np.isfinite(final["eval/mean"]) and final["eval/task"] == task
+        # the same as two members in one process: member 0 logs exactly what the solo run logged
+        members = ["--seeds", "0-1", "--run-dir", str(tmp_path / f"{algo}-m{{seed}}")]
+        assert main([*argv[:argv.index("--run-dir")], *argv[argv.index("--run-dir") + 2:], *members]) == 0
+        logged = [[{k: v for k, v in json.loads(line).items() if k != "eval/joint_steps_per_second"}
+                   for line in (d / "metrics.jsonl").read_text().splitlines()] for d in (run, tmp_path / f"{algo}-m0")]
+        assert logged[0] == logged[1], f"{task}/{algo}: member 0 differs from the solo run"

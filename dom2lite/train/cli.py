@@ -90,6 +90,7 @@ def _ensure_data(args: argparse.Namespace, data_dir: Path) -> None:
 def _train(args: argparse.Namespace) -> int:
     import shlex
 
+    from dom2lite.allocator import keep_freed_memory
     from dom2lite.data.ensure import profile_data_dir
     from dom2lite.device import resolve_device
     from dom2lite.seeding import pin_threads
@@ -97,6 +98,7 @@ def _train(args: argparse.Namespace) -> int:
     from dom2lite.train.runs import new_run_dirs
 
     pin_threads()
+    keep_freed_memory()  # large activations are reused, not page-faulted in at every step (allocator.py)
     resolve_device(args.device)  # a bad --device or DOM2LITE_DEVICE is refused before any data is made
     seeds = _seeds(args)
     overrides = _checked_overrides(args)
