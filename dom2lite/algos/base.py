@@ -20,7 +20,7 @@ algorithm for K independent runs side by side. Its agent axis holds ``K * n`` sl
 every per-agent network, gradient clip, multiplier and loss is already per member; what mixes agents
 (centralised critics) mixes them within a member only, the generator is a
 :class:`~dom2lite.members.rng.MemberGenerators` and metrics come back as one dict per member.
-:func:`dom2lite.members.algo.make_members` builds it from K solo algorithms, which keeps each member's
+:func:`dom2lite.members.algo.stack_members` builds it from K solo algorithms, which keeps each member's
 numbers those of its solo run.
 Explained in chapter 05 (conservatism) and chapter 07 (DOM2 end to end).
 """
