@@ -3,11 +3,12 @@
 glibc's ``malloc`` serves every request above 32 MB (its largest mmap threshold) with a fresh ``mmap``
 and hands it back to the system on ``free``; the next step's tensor of the same size is mapped again
 and every page of it is faulted in and zeroed by the kernel. Full-size runs on a CPU, and many members
-in one process, have activations of that size: measured here (one thread, full-size DOM2 with 5
-members, ``benchmarks/bench_members.py``) half of the step was system time, and the step took 2.2x as
-long as with the memory kept. ``keep_freed_memory()`` turns ``mmap`` off for ``malloc`` and the trimming
+in one process, have activations of that size. ``benchmarks/results/members-glibc.json`` holds the
+same benchmark with glibc's default (``DOM2LITE_KEEP_MEMORY=0``) beside ``members.json``: full-size
+DOM2 with 5 members at one thread spends a large part of its step in the kernel without this. ``keep_freed_memory()`` turns ``mmap`` off for ``malloc`` and the trimming
 of the heap's top, so freed blocks are reused; the process keeps its peak memory until it ends, which
-a training process reaches within its first steps anyway. It does nothing off glibc.
+a training process reaches within its first steps anyway. It does nothing off glibc. The command line
+(``train``) calls it; a chapter's in-process run keeps the interpreter's default.
 Explained in the Cost appendix.
 """
 

@@ -225,6 +225,15 @@ def test_a_member_folder_continues_as_a_solo_run(data_dir, solo_runs, tmp_path):
     subprocess.run(train_command(data_dir, str(tmp_path / "m1"), "--seed", "1"), env=ENV, check=True,
                    capture_output=True, timeout=300)
     assert rows(tmp_path / "m1") == rows(solo_runs / "s1")
+    # the members are now 18 steps apart: resuming them together is refused, naming both folders
+    out = subprocess.run(train_command(data_dir, str(tmp_path / "m{seed}"), "--seeds", "0-1"), env=ENV,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "at different steps" in out.stderr and "m0 at step 12" in out.stderr and "m1 at step 30" in out.stderr
+    # a single seed with a template is one member folder named by its seed
+    subprocess.run([*train_command(data_dir, str(tmp_path / "one{seed}"), "--seeds", "1"), "--stop-after", "5"],
+                   env=ENV, check=True, capture_output=True, timeout=300)
+    assert (tmp_path / "one1" / "config.json").is_file()
 
 
 def test_seed_lists():

@@ -16,7 +16,8 @@ Network initialisation is seeded from ``config.seed`` too (inside :meth:`seeded_
 algorithms built with the same seed are identical whatever the global random state.
 
 Members (seeds as a batch dimension, the Cost appendix): a spec with ``members = K`` builds one wide
-algorithm for K independent runs side by side. Its agent axis holds ``K * n`` slots, member-major, so
+algorithm for K independent runs side by side (built directly, its members share the constructor's
+seed; :func:`dom2lite.members.algo.stack_members` gives each member its solo run's state). Its agent axis holds ``K * n`` slots, member-major, so
 every per-agent network, gradient clip, multiplier and loss is already per member; what mixes agents
 (centralised critics) mixes them within a member only, the generator is a
 :class:`~dom2lite.members.rng.MemberGenerators` and metrics come back as one dict per member.

@@ -97,14 +97,15 @@ def load_member_state_dicts(wide, states: Sequence[dict[str, Any]]) -> None:
     })
 
 
-def member_state_dict(wide, k: int) -> dict[str, Any]:
-    """Member ``k`` of ``wide`` as a solo algorithm's state dict (what its run folder's checkpoint holds)."""
+def member_state_dict(wide, k: int, full: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Member ``k`` of ``wide`` as a solo algorithm's state dict (what its run folder's checkpoint holds).
+    ``full``: ``wide.state_dict()`` when the caller already has it (cutting all K members from one)."""
     if wide.members == 1:
-        return wide.state_dict()
+        return wide.state_dict() if full is None else full
     if not 0 <= k < wide.members:
         raise IndexError(f"member {k} of {wide.members}")
     template, n, K = wide.member_layout.template, wide.member_agents, wide.members
-    full = wide.state_dict()
+    full = wide.state_dict() if full is None else full
     return {
         "algo": full["algo"],
         "modules": member_modules(full["modules"], k, nn.Module.state_dict(template), K, n),

@@ -107,7 +107,8 @@ def _train(args: argparse.Namespace) -> int:
         # how to name them all again: the common folder with {seed} in the seed's place
         again_dir = str(run_dirs[0]).replace(f"__{seeds[0]}__", "__{seed}__", 1) if len(seeds) > 1 else str(run_dirs[0])
     else:
-        run_dirs = [Path(args.run_dir)] if len(seeds) == 1 else member_run_dirs(args.run_dir, seeds)
+        templated = len(seeds) > 1 or "{seed}" in args.run_dir
+        run_dirs = member_run_dirs(args.run_dir, seeds) if templated else [Path(args.run_dir)]
         again_dir = args.run_dir
     data_dir = Path(args.data_dir) if args.data_dir is not None else profile_data_dir(args.profile)
     _ensure_data(args, data_dir)

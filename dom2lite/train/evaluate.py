@@ -69,7 +69,8 @@ def evaluate(
     ``seed`` seeds episode i's environment with ``seed + i``; the default keeps evaluation seeds away
     from the data-generation seeds. ``card`` (a data set card) adds normalised scores. ``members = K``:
     ``policy`` acts for K members side by side (``[E, K n, obs_dim] -> [E, K n, act_dim]``); the result
-    is one ``EvalResult`` per member.
+    is one ``EvalResult`` per member (its ``joint_steps_per_second`` counts its own episodes against the
+    shared wall time).
     """
     from dom2lite.envs import make_vector_env
 
@@ -117,7 +118,7 @@ def evaluate(
             std=float(returns.std()),
             normalised_mean=norm_mean,
             normalised_std=norm_std,
-            joint_steps_per_second=steps * n_episodes * members / max(elapsed, 1e-9),
+            joint_steps_per_second=steps * n_episodes / max(elapsed, 1e-9),  # this member's episodes
             task=task,
             shift=shift,
             shift_strength=shift_strength,

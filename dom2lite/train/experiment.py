@@ -1,6 +1,7 @@
 """One offline training run, end to end: data set -> algorithm -> run folder -> final evaluation.
 
-``train_run(task, algo, quality, seed)`` is what ``python -m dom2lite train`` and the chapters call. It
+``train_run(task, algo, quality, seed)`` is what the chapters call (``python -m dom2lite train`` calls
+:func:`train_members`, of which one seed is the solo run). It
 loads the data set (validated against its card), resolves the configuration (dataclass defaults <
 the papers' presets < the profile's budget < the caller's overrides), creates or reopens the run
 folder, and hands everything to :func:`dom2lite.train.trainer.fit`. Calling it again with the same
@@ -180,7 +181,8 @@ def train_members(
     folders = [Path(d) for d in run_dirs] if run_dirs is not None else new_run_dirs(task, name, seeds, runs_root)
 
     shared: dict[Any, Any] = {}  # with the whole data set, every member reads one copy (and one yardstick)
-    solos, samplers, csets, cards = [], [], [], []
+    solos, samplers, csets, cards, new_configs = [], [], [], [], []
+    checked_data: set = set()  # data sets whose sha256 was checked against their card
     for seed, run_dir in zip(seeds, folders):
         _, config, _ = resolve_run_config(algo, task, quality, seed, profile, overrides)
         key = seed if data_fraction < 1.0 else None  # a fraction of the episodes is drawn with the seed
@@ -201,11 +203,13 @@ def train_members(
         }
         if (run_dir / "config.json").is_file():
             _check_same_run(run_dir, record)
-        else:
-            if card.get("sha256") != file_sha256(data_path):
-                raise ConfigError("data", f"{data_path} does not match the sha256 of its card")
+        else:  # written once every member has been checked, so a refused member leaves no half-made set
+            if key not in checked_data:
+                if card.get("sha256") != file_sha256(data_path):
+                    raise ConfigError("data", f"{data_path} does not match the sha256 of its card")
+                checked_data.add(key)
             members = {} if len(seeds) == 1 else {"members": {"seeds": seeds, "run_dirs": [str(f) for f in folders]}}
-            write_config(run_dir, {**record, **members, "provenance": provenance(command)})
+            new_configs.append((run_dir, {**record, **members, "provenance": provenance(command)}))
 
         agent = make_algo(name, dataset_spec(dataset), config, device)
         if reward_scale != 1.0:
@@ -223,6 +227,8 @@ def train_members(
         csets.append(cset)
         cards.append(card)
 
+    for run_dir, config_record in new_configs:
+        write_config(run_dir, config_record)
     wide = stack_members(solos)
     k_members = len(seeds)
 

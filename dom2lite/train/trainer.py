@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dom2lite.errors import TrainingDiverged
+from dom2lite.errors import ConfigError, TrainingDiverged
 from dom2lite.members.algo import load_member_state_dicts, member_state_dict, stack_batches
 from dom2lite.train.checkpoint import (
     checkpoint_path,
@@ -69,10 +69,21 @@ def check_metrics(step: int, metrics: dict[str, float], q_limit: float) -> None:
             raise TrainingDiverged(step, f"{key} (|Q| > q_limit={q_limit:g})", metrics[key])
 
 
-def _resume(algo, samplers, run_dirs: list[Path]) -> int:
-    """Load every member's checkpoint at the newest step all members have; return that step (0: none)."""
+def _resume(algo, samplers, run_dirs: list[Path], checkpoint_every: int) -> int:
+    """Load every member's checkpoint at the newest step all members have; return that step (0: none).
+
+    A member may be at most one checkpoint ahead of the others (a kill between two members' writes);
+    members further apart (a member folder continued on its own) are refused, naming every folder."""
     latest = [load_latest_checkpoint(d, map_location=algo.device) for d in run_dirs]
-    start = min((c["step"] if c is not None else 0) for c in latest)
+    steps = [c["step"] if c is not None else 0 for c in latest]
+    start = min(steps)
+    if max(steps) - start > checkpoint_every or any(
+            s > start > 0 and not checkpoint_path(d, start).is_file() for s, d in zip(steps, run_dirs)):
+        where = ", ".join(f"{d} at step {s}" for d, s in zip(run_dirs, steps))
+        raise ConfigError("run_dir", f"the members' folders are at different steps ({where}); members resume together "
+                                     "from a step all of them have",
+                          hint="continue the folders that are behind on their own first (train --seed S --run-dir "
+                               "DIR), or start the members in new folders")
     if start == 0:
         return 0
     ckpts = [c if c["step"] == start else load_checkpoint_file(checkpoint_path(d, start), algo.device)
@@ -111,7 +122,7 @@ def fit(
         raise ValueError(f"{members} members need as many samplers and run folders, "
                          f"got {len(samplers)} and {len(run_dirs)}")
     logs = [MetricsLog(d) for d in run_dirs]
-    start = _resume(algo, samplers, run_dirs)
+    start = _resume(algo, samplers, run_dirs, schedule.checkpoint_every)
     for log in logs:
         log.truncate_after(start)
     end = schedule.steps if stop_after is None else min(schedule.steps, start + stop_after)
@@ -134,7 +145,8 @@ def fit(
                 except TrainingDiverged as err:
                     if solo:
                         raise
-                    raise TrainingDiverged(step, f"{err.quantity} of the member in {d}", err.value) from None
+                    raise TrainingDiverged(step, f"{err.quantity} of the member in {d} (the other members' folders "
+                                                 "continue on their own: train --seed S --run-dir DIR)", err.value) from None
             if step % schedule.log_every == 0 or step == schedule.steps:
                 for log, m in zip(logs, metrics):
                     log.append({"step": step, **m})
@@ -144,8 +156,9 @@ def fit(
                 for log, e in zip(logs, last_eval):
                     log.append({"step": step, **e})
             if step % schedule.checkpoint_every == 0 or step == end:
+                full = algo.state_dict()
                 for k, (d, s) in enumerate(zip(run_dirs, samplers)):
-                    state = algo.state_dict() if solo else member_state_dict(algo, k)
+                    state = full if solo else member_state_dict(algo, k, full)
                     save_checkpoint(d, step, {"algo": state, "sampler": s.state_dict()})
             if bar is not None:
                 bar.update(1)
