@@ -182,7 +182,7 @@ def train_members(
 
     shared: dict[Any, Any] = {}  # with the whole data set, every member reads one copy (and one yardstick)
     solos, samplers, csets, cards, new_configs = [], [], [], [], []
-    checked_data: set = set()  # data sets whose sha256 was checked against their card
+    checked_data: set = set()  # data files whose sha256 was checked against their card
     for seed, run_dir in zip(seeds, folders):
         _, config, _ = resolve_run_config(algo, task, quality, seed, profile, overrides)
         key = seed if data_fraction < 1.0 else None  # a fraction of the episodes is drawn with the seed
@@ -204,10 +204,10 @@ def train_members(
         if (run_dir / "config.json").is_file():
             _check_same_run(run_dir, record)
         else:  # written once every member has been checked, so a refused member leaves no half-made set
-            if key not in checked_data:
+            if data_path not in checked_data:
                 if card.get("sha256") != file_sha256(data_path):
                     raise ConfigError("data", f"{data_path} does not match the sha256 of its card")
-                checked_data.add(key)
+                checked_data.add(data_path)
             members = {} if len(seeds) == 1 else {"members": {"seeds": seeds, "run_dirs": [str(f) for f in folders]}}
             new_configs.append((run_dir, {**record, **members, "provenance": provenance(command)}))
 
