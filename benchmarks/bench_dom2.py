@@ -62,12 +62,14 @@ def spread_spec() -> types.SimpleNamespace:
                                  act_mask=np.ones((n, a), bool))
 
 
-def make_batch(seed: int = 0):
-    """A random mini-batch of joint transitions with spread's shapes (the values do not matter for speed)."""
+def make_batch(seed: int = 0, batch: int | None = None):
+    """A random mini-batch of joint transitions with spread's shapes (the values do not matter for speed);
+    ``batch`` rows (default ``SIZES["batch"]``)."""
     from dom2lite.data.batch import Batch
 
     g = torch.Generator().manual_seed(seed)
-    b, n, o, a, s = (SIZES[k] for k in ("batch", "n_agents", "obs_dim", "act_dim", "state_dim"))
+    n, o, a, s = (SIZES[k] for k in ("n_agents", "obs_dim", "act_dim", "state_dim"))
+    b = SIZES["batch"] if batch is None else batch
     return Batch(obs=torch.randn(b, n, o, generator=g), act=torch.rand(b, n, a, generator=g) * 2 - 1,
                  rew=torch.randn(b, n, generator=g), next_obs=torch.randn(b, n, o, generator=g),
                  state=torch.randn(b, s, generator=g), next_state=torch.randn(b, s, generator=g),

@@ -33,41 +33,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SPREAD = dict(n_agents=3, obs_dim=18, act_dim=5, state_dim=54)
-
-
 def _members(algo: str, size: str, k: int, device: str):
-    import types
-
-    import numpy as np
-
+    from benchmarks.bench_dom2 import spread_spec
     from dom2lite.algos import make_algo
     from dom2lite.members.algo import stack_members
     from dom2lite.train.experiment import resolve_run_config
 
-    spec = types.SimpleNamespace(**SPREAD, act_mask=np.ones((SPREAD["n_agents"], SPREAD["act_dim"]), bool))
     solos = []
     for seed in range(k):
         name, cfg, _ = resolve_run_config(algo, "spread", "medium", seed, size)
-        solos.append(make_algo(name, spec, cfg, device))
+        solos.append(make_algo(name, spread_spec(), cfg, device))
     return stack_members(solos), cfg
 
 
 def _batches(k: int, batch: int, device: str):
-    import torch
-
-    from dom2lite.data.batch import Batch
+    """K members' own random spread-shaped mini-batches, side by side."""
+    from benchmarks.bench_dom2 import make_batch
     from dom2lite.members.algo import stack_batches
 
-    n, o, a, s = (SPREAD[x] for x in ("n_agents", "obs_dim", "act_dim", "state_dim"))
-    out = []
-    for seed in range(k):
-        g = torch.Generator().manual_seed(seed)
-        out.append(Batch(obs=torch.randn(batch, n, o, generator=g), act=torch.rand(batch, n, a, generator=g) * 2 - 1,
-                         rew=-torch.rand(batch, n, generator=g), next_obs=torch.randn(batch, n, o, generator=g),
-                         state=torch.randn(batch, s, generator=g), next_state=torch.randn(batch, s, generator=g),
-                         terminated=torch.zeros(batch)).to(device))
-    return stack_batches(out)
+    return stack_batches([make_batch(seed, batch).to(device) for seed in range(k)])
 
 
 def child(algo: str, size: str, k: int, warmup: int, repeats: int, device: str) -> dict:

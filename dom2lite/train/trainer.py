@@ -136,7 +136,7 @@ def fit(
     last_eval: list[dict[str, float]] = [{} for _ in run_dirs]
     try:
         for step in range(start + 1, end + 1):
-            batch = samplers[0].sample(batch_size) if solo else stack_batches([s.sample(batch_size) for s in samplers])
+            batch = stack_batches([s.sample(batch_size) for s in samplers])  # one member: its own batch
             metrics = algo.update(batch)
             metrics = [metrics] if solo else metrics
             for m, d in zip(metrics, run_dirs):
