@@ -211,6 +211,27 @@ def test_zeroth_order_search_finds_the_peak(update):
     assert (best - peak * mask).abs().max() < tol
 
 
+def test_zeroth_order_softmax_temperature_is_in_units_of_q():
+    # the same landscape at a tenth of the scale searches differently at temperature 1, and at
+    # temperature 0.1 exactly as temperature 1 does on the full scale: only Q / T matters
+    peak = torch.tensor([0.6, -0.3, 0.2, 0.0])
+    mask = torch.as_tensor(MASK)
+
+    def search(scale, temperature):
+        q_fn = lambda cand: -((cand - peak * mask) ** 2).sum(-1) * scale  # noqa: E731
+        g = torch.Generator().manual_seed(0)
+        return zeroth_order_search(q_fn, torch.zeros(5, N, A), 1.0, mask, iters=4, n_samples=200,
+                                   n_elites=10, update="softmax", generator=g, temperature=temperature)
+
+    full, _ = search(10.0, 1.0)
+    small_t1, _ = search(1.0, 1.0)
+    small_t01, _ = search(1.0, 0.1)
+    assert not torch.allclose(small_t1, full, atol=1e-2)
+    assert torch.allclose(small_t01, full, atol=1e-5)
+    with pytest.raises(ValueError, match="temperature"):
+        search(1.0, 0.0)
+
+
 def test_omar_loss_mixes_regression_and_q():
     # omar_coe = 1: the actor loss is the regression toward the searched action alone
     algo = tiny("omar", omar_coe=1.0, policy_delay=1, act_reg=0.0, omar_n_samples=16)

@@ -207,12 +207,15 @@ class OMARConfig(CQLConfig):
     omar_update: str = "softmax"
     """How the search refits mean and std: "softmax" (Q-softmax-weighted mean, OMAR on MPE) or
     "elites" (mean/std of the top ``omar_n_elites``, kept across iterations; OMAR on HalfCheetah)."""
+    omar_temp: float = 1.0
+    """Temperature of the softmax refit, in units of Q (OMAR's code: 1): like ``cql_temp``, how sharp it
+    is depends on the scale of the rewards."""
 
     def __post_init__(self):
         super().__post_init__()
         if not 0.0 <= self.omar_coe <= 1.0:
             raise ConfigError("omar_coe", f"must be in [0, 1], got {self.omar_coe}")
-        _positive(self, "omar_iters", "omar_n_samples", "omar_n_elites", "omar_sigma")
+        _positive(self, "omar_iters", "omar_n_samples", "omar_n_elites", "omar_sigma", "omar_temp")
         if self.omar_n_elites > self.omar_n_samples:
             raise ConfigError("omar_n_elites", f"{self.omar_n_elites} > omar_n_samples={self.omar_n_samples}")
         if self.omar_update not in ("softmax", "elites"):
@@ -281,6 +284,15 @@ _MPE_AC = dict(_MPE_NETS, critic_lr=0.01, gamma=0.95, tau=0.01)
 # on spread-medium (returns near -14) was still half the return range above them when training ended.
 # The papers' form: --set reward_norm=none --set cql_lagrange=false --set q_init=zero.
 _MPE_CRITIC = dict(reward_norm="return_range", cql_lagrange=True, cql_target_gap=-1.0, q_init="data_return")
+# MA-CQL's and OMAR's critics on top of that (chapter 05, results/calibration/): at this reward scale the
+# actions' values differ by a unit or two, so at temperature 1 the soft maximum weighs every sampled action
+# almost alike and the Lagrangian gap was met with a weight near 0 — the actors (92 % of action coordinates
+# saturated) went where no uniform sample lands and the critic rated them like the data's actions while they
+# earned far less. Noisy policy actions among the samples and temperature 0.1 put the penalty where the actor
+# goes; lr 1e-3 (OMAR's 0.01 made the TD error grow by orders of magnitude with them); a gap of -0.75 because
+# Q(o', pi(o')) held g below the data's compounds to about -g gamma / (1 - gamma) on the data's values.
+_MPE_CQL = dict(_MPE_CRITIC, cql_policy_actions=True, cql_temp=0.1, cql_target_gap=-0.75, critic_lr=1e-3,
+                actor_lr=1e-3)
 _HC_NETS = dict(  # [OMAR] code, HalfCheetah (also [TD3+BC]): lr 3e-4, hidden 256, batch 256
     hidden=(256, 256), actor_lr=3e-4, batch_size=256,
 )
@@ -293,13 +305,14 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "td3bc": dict(_MPE_AC, bc_alpha=2.5, policy_noise=0.2, noise_clip=0.5, policy_delay=2,
                       reward_norm="return_range", q_init="data_return"),
         # [OMAR] code: MA-CQL = TD3 agents, no target smoothing or delay, actor L2 1e-3, CQL on 10 uniform
-        # actions only, temperature 1; cql_alpha per data set in PER_DATASET (default arg 1.0)
-        "cql": dict(_MPE_AC, act_reg=1e-3, cql_n_actions=10, cql_temp=1.0, cql_policy_actions=False,
-                    cql_alpha=1.0, **_MPE_CRITIC),
-        # [OMAR] code, MPE: 3 iterations x 10 samples, mu 0, sigma 2, softmax-weighted refit
-        "omar": dict(_MPE_AC, act_reg=1e-3, cql_n_actions=10, cql_temp=1.0, cql_policy_actions=False,
-                     cql_alpha=1.0, omar_iters=3, omar_n_samples=10, omar_n_elites=10, omar_mu=0.0,
-                     omar_sigma=2.0, omar_update="softmax", omar_coe=1.0, **_MPE_CRITIC),
+        # actions only, temperature 1, lr 0.01; cql_alpha per data set in PER_DATASET (default arg 1.0);
+        # _MPE_CQL replaces the samples, the temperature and the learning rates (above)
+        "cql": dict(_MPE_AC, act_reg=1e-3, cql_n_actions=10, cql_alpha=1.0, **_MPE_CQL),
+        # [OMAR] code, MPE: 3 iterations x 10 samples, mu 0, sigma 2, softmax-weighted refit (temperature 1;
+        # 0.1 here, the same unit of Q as CQL's)
+        "omar": dict(_MPE_AC, act_reg=1e-3, cql_n_actions=10, cql_alpha=1.0, omar_iters=3, omar_n_samples=10,
+                     omar_n_elites=10, omar_mu=0.0, omar_sigma=2.0, omar_update="softmax", omar_coe=1.0,
+                     omar_temp=0.1, **_MPE_CQL),
         # [DOM2]: N = 5 on MPE; critics as OMAR's MA-CQL on MPE (uniform CQL actions, discount 0.95);
         # [Diffusion-QL] networks and optimiser (256 x 3 Mish, lr 3e-4, batch 256, tau 0.005)
         # eta = 0.1: the paper gives none. On spread-medium, book profile with actor_lr 3e-3, critic_lr 1e-3,

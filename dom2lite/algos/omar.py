@@ -34,7 +34,7 @@ class OMAR(MACQL):
             mu0 = torch.full_like(pi, cfg.omar_mu)  # [B, n, A]
             a_search, q_search = zeroth_order_search(
                 q_fn, mu0, cfg.omar_sigma, self.act_mask, cfg.omar_iters, cfg.omar_n_samples,
-                cfg.omar_n_elites, cfg.omar_update, self.generator)  # [B, n, A], [B, n]
+                cfg.omar_n_elites, cfg.omar_update, self.generator, cfg.omar_temp)  # [B, n, A], [B, n]
             better = (q_search > q_pi).unsqueeze(-1)  # [B, n, 1]
             a_hat = torch.where(better, a_search, pi)  # [B, n, A]
         mimic = self.masked_mse(pi, a_hat)  # [n]

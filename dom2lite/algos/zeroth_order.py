@@ -4,8 +4,9 @@ For every state and agent, start from a Gaussian ``N(mu_0, sigma_0^2)`` on the a
 ``iters`` times: sample ``S`` actions (clipped to [-1, 1]), score them with the critic, and refit the
 Gaussian. Two refits, as in OMAR's code:
 
-- ``"softmax"`` (MPE): ``mu = sum_i softmax(Q)_i a_i`` and ``sigma = sqrt(mean_i (a_i - mu)^2)`` — a
-  Q-weighted average, like MPPI;
+- ``"softmax"`` (MPE): ``mu = sum_i softmax(Q / T)_i a_i`` and ``sigma = sqrt(mean_i (a_i - mu)^2)`` — a
+  Q-weighted average, like MPPI. The temperature ``T`` is in units of Q (OMAR's code: 1), so how sharply
+  the refit prefers the best candidates depends on the scale of the rewards (chapter 05);
 - ``"elites"`` (HalfCheetah): ``mu, sigma`` = mean and std of the top-``k`` actions (cross-entropy
   method), the elites being carried into the next iteration's candidate set.
 
@@ -39,6 +40,7 @@ def zeroth_order_search(
     n_elites: int = 5,
     update: str = "softmax",
     generator: draws.Generator = None,
+    temperature: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Search for high-Q actions: ``mu [B, n, A]`` initial means -> ``(best_act [B, n, A], best_q [B, n])``.
 
@@ -46,6 +48,8 @@ def zeroth_order_search(
     """
     if update not in ("softmax", "elites"):
         raise ValueError(f"update must be 'softmax' or 'elites', got {update!r}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
     mask = act_mask.to(mu.dtype)  # [n, A]
     mu = mu * mask
     sigma = torch.as_tensor(sigma, dtype=mu.dtype, device=mu.device).expand_as(mu)  # [B, n, A]
@@ -55,7 +59,7 @@ def zeroth_order_search(
         cand = ((mu + sigma * eps).clamp(-1.0, 1.0)) * mask  # [S, B, n, A]
         q = q_fn(cand)  # [S, B, n]
         if update == "softmax":
-            w = softmax_over(q).unsqueeze(-1)  # [S, B, n, 1]
+            w = softmax_over(q / temperature).unsqueeze(-1)  # [S, B, n, 1]
             mu = sum_over(w * cand)  # [B, n, A]
             sigma = mean_over((cand - mu) ** 2).sqrt()  # [B, n, A]
         else:
