@@ -146,7 +146,7 @@ def test_cql_pushes_random_action_q_below_data_q():
     # the CQL part must make unseen (random) actions look worse than the data actions.
     batch = make_batch(0)
     batch = dataclasses.replace(batch, rew=torch.zeros(B, N), terminated=torch.ones(B))
-    algo = tiny("cql", cql_lagrange=False, cql_alpha=1.0, cql_n_actions=8, policy_delay=1)
+    algo = tiny("cql", cql_lagrange=False, cql_alpha=1.0, cql_n_actions=8, policy_delay=1, critic_lr=0.01)
     for _ in range(60):
         metrics = algo.update(batch)
     assert metrics["q_rand_mean"] < metrics["q_mean"] - 0.5
@@ -251,8 +251,9 @@ def test_omar_loss_mixes_regression_and_q():
 # ---------------------------------------------------------------------------------------- configs
 def test_presets_per_dataset_and_overrides():
     cfg = config_for("omar", "tag", "medium")
-    assert (cfg.hidden, cfg.gamma, cfg.actor_lr, cfg.batch_size) == ((64, 64), 0.95, 0.01, 1024)
-    assert (cfg.omar_coe, cfg.cql_alpha, cfg.omar_update, cfg.cql_policy_actions) == (0.7, 5.0, "softmax", False)
+    assert (cfg.hidden, cfg.gamma, cfg.actor_lr, cfg.batch_size) == ((64, 64), 0.95, 1e-3, 1024)
+    assert (cfg.omar_coe, cfg.cql_alpha, cfg.omar_update, cfg.cql_policy_actions) == (0.7, 5.0, "softmax", True)
+    assert (cfg.cql_temp, cfg.omar_temp, cfg.cql_target_gap) == (0.1, 0.1, -0.75)
     hc = config_for("MA-CQL", "halfcheetah", "expert", seed=4)
     assert (hc.cql_alpha, hc.gamma, hc.cql_policy_actions, hc.seed) == (5.0, 0.99, True, 4)
     assert not hasattr(hc, "omar_coe")
