@@ -232,6 +232,17 @@ def test_zeroth_order_softmax_temperature_is_in_units_of_q():
         search(1.0, 0.0)
 
 
+def test_omar_search_started_at_the_policy_stays_local():
+    # a search that starts at the policy's action with a tiny std can only return (almost) that action,
+    # so the regression toward the better one is (almost) zero; from N(0, 2^2) it is not
+    local = tiny("omar", omar_coe=1.0, policy_delay=1, omar_start="policy", omar_sigma=1e-4)
+    wide = tiny("omar", omar_coe=1.0, policy_delay=1, omar_start="fixed", omar_sigma=2.0)
+    assert local.update(make_batch(0))["omar_mimic"] < 1e-6
+    assert wide.update(make_batch(0))["omar_mimic"] > 1e-3
+    with pytest.raises(ConfigError, match="omar_start"):
+        tiny("omar", omar_start="data")
+
+
 def test_omar_loss_mixes_regression_and_q():
     # omar_coe = 1: the actor loss is the regression toward the searched action alone
     algo = tiny("omar", omar_coe=1.0, policy_delay=1, act_reg=0.0, omar_n_samples=16)
@@ -254,6 +265,7 @@ def test_presets_per_dataset_and_overrides():
     assert (cfg.hidden, cfg.gamma, cfg.actor_lr, cfg.batch_size) == ((64, 64), 0.95, 1e-3, 1024)
     assert (cfg.omar_coe, cfg.cql_alpha, cfg.omar_update, cfg.cql_policy_actions) == (0.7, 5.0, "softmax", True)
     assert (cfg.cql_temp, cfg.omar_temp, cfg.cql_target_gap) == (0.1, 0.1, -0.75)
+    assert (cfg.omar_start, cfg.omar_sigma) == ("policy", 0.3)
     hc = config_for("MA-CQL", "halfcheetah", "expert", seed=4)
     assert (hc.cql_alpha, hc.gamma, hc.cql_policy_actions, hc.seed) == (5.0, 0.99, True, 4)
     assert not hasattr(hc, "omar_coe")

@@ -8,8 +8,10 @@ its own action and the best searched one:
     a_hat_j = argmax over {pi_j(o_j), a_search_j} of Q_{j,1}(o, .)
     L_j = omar_coe * ||pi_j(o_j) - a_hat_j||^2 / d_j  -  (1 - omar_coe) mean_B Q_{j,1}(o, pi_j(o_j))  (+ act_reg)
 
-(OMAR's code starts the search from ``N(omar_mu, omar_sigma^2)``, not from the policy action, and uses
-the first critic head throughout; so do we.) Explained in chapter 05 (conservatism).
+OMAR's code starts the search from ``N(omar_mu, omar_sigma^2)`` in every state (``omar_start="fixed"``)
+and uses the first critic head throughout; ``omar_start="policy"`` starts it at ``N(pi(o), omar_sigma^2)``
+instead, a local search that the MPE preset uses (chapter 05 measures why). Explained in chapter 05
+(conservatism).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class OMAR(MACQL):
         q_pi = self.critic.q1(batch.obs, pi, batch.state, others=batch.act)  # [B, n]
         with torch.no_grad():
             q_fn = lambda cand: self.critic.many_q1(batch.obs, cand, batch.state, others=batch.act)  # noqa: E731
-            mu0 = torch.full_like(pi, cfg.omar_mu)  # [B, n, A]
+            mu0 = pi.detach() if cfg.omar_start == "policy" else torch.full_like(pi, cfg.omar_mu)  # [B, n, A]
             a_search, q_search = zeroth_order_search(
                 q_fn, mu0, cfg.omar_sigma, self.act_mask, cfg.omar_iters, cfg.omar_n_samples,
                 cfg.omar_n_elites, cfg.omar_update, self.generator, cfg.omar_temp)  # [B, n, A], [B, n]
