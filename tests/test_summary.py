@@ -54,8 +54,11 @@ def test_evaluate_prints_the_calibration(runs, capsys):
     printed = json.loads(capsys.readouterr().out)
     last = [r for r in MetricsLog(run).read() if "calib/bias" in r][-1]
     assert printed["calibration"]["bias"] == pytest.approx(last["calib/bias"], rel=1e-5, abs=1e-6)
+    own = printed["own_value"]  # the critic against the policy's own episode
+    assert own["gap"] == pytest.approx(own["q_start"] - own["return_start"])
     assert main(["evaluate", str(run), "--episodes", "1", "--device", "cpu", "--no-calibration"]) == 0
-    assert "calibration" not in json.loads(capsys.readouterr().out)
+    out = json.loads(capsys.readouterr().out)
+    assert "calibration" not in out and "own_value" not in out
 
 
 def test_summarise_keeps_settings_apart_and_averages_seeds(runs, tmp_path, capsys):

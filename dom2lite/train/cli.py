@@ -11,7 +11,8 @@
   before anything runs: an explicit 0 or an out-of-range value is an error, never "the default".
 - ``evaluate RUN_DIR [--shift speed --strength 1.0] [--episodes 20]``: the final policy of a run on
   the standard or a shifted environment; the result is printed and saved as ``eval_*.json`` in the run,
-  with the critic's calibration on its data set (Q against the Monte-Carlo return, chapter 05).
+  with the critic's calibration on its data set (Q against the Monte-Carlo return, chapter 05) and on
+  the policy's own episodes (``own_value``: Q(o_0, pi(o_0)) against the return the policy earned).
 - ``plot RUN_DIR... --out curves.png [--key eval/mean --key critic_loss]``: learning curves.
 - ``summarise RUN_DIR... [--out results/NAME.json]``: final score, calibration and td_loss trend per
   setting, mean ± std over seeds (:mod:`dom2lite.train.summary`).
@@ -159,6 +160,13 @@ def _evaluate(args: argparse.Namespace) -> int:
         calib = calibrate_run(args.run_dir, device=args.device)
         if calib is not None:
             out["calibration"] = {k.removeprefix("calib/"): v for k, v in calib.items()}
+            from dom2lite.train.restore import load_policy
+            from dom2lite.train.own_value import own_value
+            from dom2lite.train.runs import read_config
+
+            algo = load_policy(args.run_dir, args.device)  # the critic on the policy's own episodes
+            mine = own_value(algo, read_config(args.run_dir)["task"], n_episodes=args.episodes)
+            out["own_value"] = {"q_start": mine.q_start, "return_start": mine.return_start, "gap": mine.gap}
     atomic_write_json(Path(args.run_dir) / name, out)
     print(json.dumps(out, indent=2))
     return 0
@@ -267,7 +275,8 @@ def register(subparsers) -> None:
     e.add_argument("--episodes", type=positive_int, default=20)
     e.add_argument("--device", type=device_name, default=None)
     e.add_argument("--no-calibration", action="store_true",
-                   help="skip the critic's Q against the data's Monte-Carlo returns (printed by default)")
+                   help="skip the critic's Q against the data's Monte-Carlo returns and against the "
+                        "policy's own return (printed by default)")
     e.set_defaults(func=_evaluate)
 
     p = subparsers.add_parser("plot", help="learning curves of one or more run folders")

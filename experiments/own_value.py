@@ -1,0 +1,51 @@
+"""Each run's critic against its own policy: Q(o_0, pi(o_0)) and the return the policy then earned.
+
+    python experiments/own_value.py RUN_DIR... --out results/calibration/own-value-NAME.json
+
+For every run folder: its final checkpoint's ``own_value`` over 20 evaluation episodes (chapter 05), the
+share of the policy's action coordinates at the edge of the box (|a| > 0.95) on the data's states, and
+the run's setting, config and commit; the file records the command that made it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+
+def main(argv=None) -> int:
+    from dom2lite.io import atomic_write_json
+    from dom2lite.provenance import provenance
+    from dom2lite.seeding import pin_threads
+    from dom2lite.train.own_value import own_value
+    from dom2lite.train.restore import _critic_and_calibration_set
+    from dom2lite.train.runs import read_config
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dirs", nargs="+")
+    parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    pin_threads()
+    rows = []
+    for run_dir in args.run_dirs:
+        algo, cset = _critic_and_calibration_set(run_dir, "cpu")
+        cfg = read_config(run_dir)
+        mine = own_value(algo, cfg["task"], n_episodes=args.episodes)
+        with torch.no_grad():
+            edge = float((algo.act(cset.obs).abs() > 0.95).float().mean())
+        rows.append({"run_dir": run_dir, "task": cfg["task"], "quality": cfg["quality"], "algo": cfg["algo"],
+                     "seed": cfg["seed"], "step": algo.trained_steps, "q_start": mine.q_start,
+                     "return_start": mine.return_start, "gap": mine.gap, "team_return": mine.team_return,
+                     "action_at_edge": edge, "algo_config": cfg["algo_config"],
+                     "commit": cfg.get("provenance", {}).get("git_commit")})
+        print(f"{run_dir}: step {algo.trained_steps}, Q(o0, pi(o0)) {mine.q_start:.2f}, "
+              f"its return {mine.return_start:.2f}, at the edge {edge:.2f}")
+    atomic_write_json(args.out, {"provenance": provenance(["python", *sys.argv]), "runs": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
