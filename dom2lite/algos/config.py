@@ -287,15 +287,16 @@ _MPE_AC = dict(_MPE_NETS, critic_lr=0.01, gamma=0.95, tau=0.01)
 # below a Q that ignores the action; PER_DATASET's cql_alpha is then the bound of the tuned weight.
 # Critics start at the data's mean return (q_init): from zero, a book-profile (2,000-step) TD3+BC critic
 # on spread-medium (returns near -14) was still half the return range above them when training ended.
-# The papers' form: --set reward_norm=none --set cql_lagrange=false --set q_init=zero.
+# The papers' form: --set reward_norm=none --set cql_lagrange=false --set q_init=zero (MA-CQL and OMAR also
+# cql_policy_actions=false cql_temp=1 critic_lr=0.01 actor_lr=0.01; OMAR omar_start=fixed omar_sigma=2 omar_temp=1).
 _MPE_CRITIC = dict(reward_norm="return_range", cql_lagrange=True, cql_target_gap=-1.0, q_init="data_return")
-# MA-CQL's and OMAR's critics on top of that (chapter 05, results/calibration/): at this reward scale the
-# actions' values differ by a unit or two, so at temperature 1 the soft maximum weighs every sampled action
-# almost alike and the Lagrangian gap was met with a weight near 0 — the actors (92 % of action coordinates
-# saturated) went where no uniform sample lands and the critic rated them like the data's actions while they
-# earned far less. Noisy policy actions among the samples and temperature 0.1 put the penalty where the actor
-# goes; lr 1e-3 (OMAR's 0.01 made the TD error grow by orders of magnitude with them); a gap of -0.75 because
-# Q(o', pi(o')) held g below the data's compounds to about -g gamma / (1 - gamma) on the data's values.
+# MA-CQL's and OMAR's critics on top of that (chapter 05; results/calibration/ablation-spread-expert.json,
+# own-value-ablation-spread-expert.json): with uniform samples at temperature 1 the gap target held with a
+# weight near 0, the actors went to the box's edges where no sample lands, and the critics rated their own
+# policies above what they earned. Noisy policy actions among the samples at temperature 0.1 (the soft
+# maximum close to the largest sampled Q) put the penalty where the actor goes; lr 1e-3 (at OMAR's 0.01, Q
+# fell far below the returns); gap -0.75, between -0.5 (critic in the band, lower score) and -1 (score above
+# 80, critic below the band): holding Q(o', pi(o')) g below the data's compounds to about -g gamma / (1 - gamma).
 _MPE_CQL = dict(_MPE_CRITIC, cql_policy_actions=True, cql_temp=0.1, cql_target_gap=-0.75, critic_lr=1e-3,
                 actor_lr=1e-3)
 _HC_NETS = dict(  # [OMAR] code, HalfCheetah (also [TD3+BC]): lr 3e-4, hidden 256, batch 256
