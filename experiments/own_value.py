@@ -20,7 +20,7 @@ def main(argv=None) -> int:
     from dom2lite.provenance import provenance
     from dom2lite.seeding import pin_threads
     from dom2lite.train.own_value import own_value
-    from dom2lite.train.restore import _critic_and_calibration_set
+    from dom2lite.train.restore import critic_and_calibration_set
     from dom2lite.train.runs import read_config
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -31,7 +31,10 @@ def main(argv=None) -> int:
     pin_threads()
     rows = []
     for run_dir in args.run_dirs:
-        algo, cset = _critic_and_calibration_set(run_dir, "cpu")
+        loaded = critic_and_calibration_set(run_dir, "cpu")
+        if loaded is None:
+            parser.error(f"{run_dir}: its algorithm has no critic to check")
+        algo, cset = loaded
         cfg = read_config(run_dir)
         mine = own_value(algo, cfg["task"], n_episodes=args.episodes)
         with torch.no_grad():

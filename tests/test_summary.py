@@ -102,3 +102,19 @@ def test_td_growth_reads_the_last_half():
     rows = [{"step": i, "td_loss": v} for i, v in enumerate([9, 9, 1, 1, 1, 1, 2, 2])]
     assert td_growth(rows) == pytest.approx(2.0)  # last quarter (2, 2) over the quarter before (1, 1)
     assert td_growth(rows[:3]) is None
+
+
+def test_own_value_script_writes_every_run_with_provenance(runs, tmp_path):
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "experiments" / "own_value.py"
+    own_value_main = runpy.run_path(str(script))["main"]
+    out = tmp_path / "own.json"
+    assert own_value_main([str(runs[True, 0]), str(runs[False, 1]), "--episodes", "1", "--out", str(out)]) == 0
+    stored = json.loads(out.read_text())
+    assert [r["seed"] for r in stored["runs"]] == [0, 1]
+    for r in stored["runs"]:
+        assert r["gap"] == pytest.approx(r["q_start"] - r["return_start"])
+        assert 0.0 <= r["action_at_edge"] <= 1.0 and r["step"] == STEPS
+    assert "git_commit" in stored["provenance"]

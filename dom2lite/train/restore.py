@@ -61,7 +61,7 @@ def calibration_pairs(run_dir: str | Path, device=None):
     an algorithm without a critic. ``DatasetError`` when the data set is gone or changed."""
     from dom2lite.critics.calibration import data_q
 
-    loaded = _critic_and_calibration_set(run_dir, device)
+    loaded = critic_and_calibration_set(run_dir, device)
     if loaded is None:
         return None
     algo, cset = loaded
@@ -73,14 +73,16 @@ def calibrate_run(run_dir: str | Path, device=None) -> dict[str, float] | None:
     algorithm without a critic. ``DatasetError`` when the data set is gone or changed."""
     from dom2lite.critics.calibration import calibration_metrics
 
-    loaded = _critic_and_calibration_set(run_dir, device)
+    loaded = critic_and_calibration_set(run_dir, device)
     if loaded is None:
         return None
     algo, cset = loaded
     return calibration_metrics(algo.critic, cset, float(algo.reward_scale))
 
 
-def _critic_and_calibration_set(run_dir, device):
+def critic_and_calibration_set(run_dir: str | Path, device=None):
+    """``(algo, CalibrationSet)`` of a run: its final algorithm and the fixed subsample of its own data
+    set with their Monte-Carlo returns; None for an algorithm without a critic."""
     from dom2lite.critics.calibration import calibration_set
     from dom2lite.train.experiment import load_training_data
     from dom2lite.train.runs import read_config
