@@ -15,6 +15,7 @@ Explained in chapter 05 (conservatism).
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,18 +44,19 @@ def discounted_from_start(rew: np.ndarray, alive: np.ndarray, terminated: np.nda
     """Per episode and agent, ``sum_t gamma^t r_t`` plus the geometric tail: ``[E, n]``.
 
     ``rew [T, E, n]`` rewards, ``alive [T, E]`` whether step t belonged to the episode, ``terminated [E]``
-    whether the episode ended in a true terminal (then no tail).
+    whether the episode ended in a true terminal (then no tail). The episodes are laid out as data-set
+    rows and summed by :func:`~dom2lite.critics.calibration.monte_carlo_returns`, so the tail is exactly
+    the one the data's returns get.
     """
-    steps = alive.sum(0).astype(int)  # [E] episode lengths
-    out = np.zeros(rew.shape[1:], dtype=np.float64)  # [E, n]
-    for e, length in enumerate(steps):
-        r = rew[:length, e].astype(np.float64)  # [length, n]
-        tail = 0.0 if terminated[e] else r[-tail_window:].mean(0) / (1.0 - gamma)  # [n]
-        g = tail
-        for t in range(length - 1, -1, -1):
-            g = r[t] + gamma * g
-        out[e] = g
-    return out
+    from dom2lite.critics.calibration import monte_carlo_returns
+
+    lengths = alive.sum(0).astype(int)  # [E]
+    rows = np.concatenate([rew[:length, e] for e, length in enumerate(lengths)])  # [sum(lengths), n]
+    last = np.zeros(len(rows), dtype=bool)
+    last[np.cumsum(lengths) - 1] = np.asarray(terminated, dtype=bool)  # a terminal marks its episode's last row
+    episodes = types.SimpleNamespace(rew=rows, episode=np.repeat(np.arange(len(lengths)), lengths), terminated=last)
+    g = monte_carlo_returns(episodes, gamma, tail="episode_end", tail_window=tail_window)  # [rows, n]
+    return g[np.cumsum(lengths) - lengths].astype(np.float64)  # [E, n] the first row of each episode
 
 
 @torch.no_grad()
