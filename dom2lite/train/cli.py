@@ -155,17 +155,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     name = "eval_standard.json" if args.shift is None else f"eval_{args.shift}_{args.strength:g}.json"
     out = {**result.as_dict(prefix=""), "returns": result.returns}
     if args.shift is None and not args.no_calibration:
-        from dom2lite.train.restore import calibrate_run
+        from dom2lite.critics.calibration import calibration_metrics
+        from dom2lite.train.own_value import own_value
+        from dom2lite.train.restore import critic_and_calibration_set
+        from dom2lite.train.runs import read_config
 
-        calib = calibrate_run(args.run_dir, device=args.device)
-        if calib is not None:
+        loaded = critic_and_calibration_set(args.run_dir, device=args.device)  # one load for both checks
+        if loaded is not None:
+            algo, cset = loaded
+            calib = calibration_metrics(algo.critic, cset, float(algo.reward_scale))
             out["calibration"] = {k.removeprefix("calib/"): v for k, v in calib.items()}
-            from dom2lite.train.restore import load_policy
-            from dom2lite.train.own_value import own_value
-            from dom2lite.train.runs import read_config
-
-            algo = load_policy(args.run_dir, args.device)  # the critic on the policy's own episodes
-            mine = own_value(algo, read_config(args.run_dir)["task"], n_episodes=args.episodes)
+            mine = own_value(algo, read_config(args.run_dir)["task"], n_episodes=args.episodes)  # its own episodes
             out["own_value"] = {"q_start": mine.q_start, "return_start": mine.return_start, "gap": mine.gap}
     atomic_write_json(Path(args.run_dir) / name, out)
     print(json.dumps(out, indent=2))
