@@ -21,6 +21,7 @@ COMMAND_GROUPS: list[tuple[str, str]] = [
     ("dom2lite.data.cli", "register"),
     ("dom2lite.behaviour.cli", "register"),
     ("dom2lite.train.cli", "register"),
+    ("dom2lite.sweep.cli", "register"),
 ]
 
 

@@ -77,7 +77,10 @@ def test_summarise_keeps_settings_apart_and_averages_seeds(runs, tmp_path, capsy
                   for s in (0, 1)]
         assert entry["calib/bias"]["mean"] == pytest.approx(np.mean(finals))
         assert entry["calib/bias"]["std"] == pytest.approx(np.std(finals))
+    card = json.loads((runs[True, 0].parent / "data" / "spread-expert-s0.card.json").read_text())
+    assert all(r["data_normalised_mean"] == pytest.approx(card["normalised_return_mean"]) for r in written["runs"])
     curve = written["runs"][0]["curve"]
+    assert 1 <= len(curve["cql_alpha"]) <= 2  # the weight, averaged over the logged steps between evaluations
     assert curve["step"] == [3, 6] and len(curve["calib/bias"]) == 2 and 1 <= len(curve["td_loss"]) <= 2
     assert "cql_lagrange=True" in capsys.readouterr().out
 
@@ -102,6 +105,16 @@ def test_td_growth_reads_the_last_half():
     rows = [{"step": i, "td_loss": v} for i, v in enumerate([9, 9, 1, 1, 1, 1, 2, 2])]
     assert td_growth(rows) == pytest.approx(2.0)  # last quarter (2, 2) over the quarter before (1, 1)
     assert td_growth(rows[:3]) is None
+
+
+def test_curve_averages_the_learned_weight_and_td_error_between_evaluations():
+    from dom2lite.train.summary import eval_curve
+
+    rows = [{"step": 1, "td_loss": 4.0, "cql_alpha": 1.0}, {"step": 2, "td_loss": 2.0, "cql_alpha": 3.0},
+            {"step": 2, "eval/mean": -5.0}, {"step": 3, "td_loss": 1.0}, {"step": 4, "eval/mean": -4.0}]
+    curve = eval_curve(rows)
+    assert curve["step"] == [2, 4] and curve["td_loss"] == [3.0, 1.0]
+    assert curve["cql_alpha"] == [2.0]  # no weight logged since the first evaluation: nothing appended
 
 
 def test_own_value_script_writes_every_run_with_provenance(runs, tmp_path):

@@ -24,6 +24,11 @@ FIGURES = ("eval/normalised_mean", "eval/mean", "calib/bias", "calib/bias_frac",
            "calib/mc_mean", "td_growth")
 
 
+WINDOWED = ("td_loss", "cql_alpha")
+"""Training metrics a curve averages over the steps since the evaluation before (``cql_alpha``: the
+CQL weight, which the Lagrangian form learns)."""
+
+
 def td_growth(rows: list[dict[str, Any]]) -> float | None:
     """Mean td_loss over the last quarter of its logged steps over the mean of the quarter before."""
     td = np.array([r["td_loss"] for r in rows if "td_loss" in r], dtype=np.float64)
@@ -50,6 +55,7 @@ def run_summary(run_dir: str | Path, until: int | None = None) -> dict[str, Any]
         "command": cfg.get("provenance", {}).get("command"),
         "algo_config": cfg.get("algo_config"),
     }
+    out["data_normalised_mean"] = _data_score(cfg["data"]["path"], cfg["data"]["sha256"])
     for key in FIGURES[:-1]:
         out[key] = last.get(key)
     out["td_growth"] = td_growth(rows)
@@ -57,22 +63,38 @@ def run_summary(run_dir: str | Path, until: int | None = None) -> dict[str, Any]
     return out
 
 
+def _data_score(data_path: str, sha256: str | None) -> float | None:
+    """The data set's own normalised mean return, from its card (None when the card is not here or is
+    the card of another file: the figure the issue's medium gate is read against)."""
+    from dom2lite.data.card import read_card
+    from dom2lite.data.paths import card_path
+
+    try:
+        card = read_card(card_path(data_path))
+    except (OSError, ValueError):
+        return None
+    return card.get("normalised_return_mean") if card.get("sha256") == sha256 else None
+
+
 def eval_curve(rows: list[dict[str, Any]]) -> dict[str, list]:
     """The run's learning curve at its evaluations, small enough for a results file: the step, the
-    evaluation figures, the calibration, and ``td_loss`` averaged over the steps since the evaluation before."""
+    evaluation figures, the calibration, and the :data:`WINDOWED` metrics averaged over the steps since
+    the evaluation before."""
     curve: dict[str, list] = defaultdict(list)
-    td_since: list[float] = []
+    since: dict[str, list[float]] = defaultdict(list)
     for r in rows:
-        if "td_loss" in r:
-            td_since.append(r["td_loss"])
+        for key in WINDOWED:
+            if key in r:
+                since[key].append(r[key])
         if "eval/mean" in r:
             curve["step"].append(r["step"])
             for key in ("eval/mean", "eval/normalised_mean", "calib/bias", "calib/bias_frac", "calib/corr"):
                 if key in r:
                     curve[key].append(r[key])
-            if td_since:
-                curve["td_loss"].append(float(np.mean(td_since)))
-            td_since = []
+            for key, values in since.items():
+                if values:
+                    curve[key].append(float(np.mean(values)))
+            since = defaultdict(list)
     return dict(curve)
 
 
@@ -91,7 +113,7 @@ def summarise(run_dirs, until: int | None = None) -> dict[str, Any]:
         entry: dict[str, Any] = {"seeds": sorted(m["seed"] for m in members),
                                  "finished": all(m["finished"] for m in members),
                                  "last_eval_step": min((m["last_eval_step"] or 0) for m in members)}
-        for fig in FIGURES:
+        for fig in (*FIGURES, "data_normalised_mean"):
             values = [m[fig] for m in members if m.get(fig) is not None]
             if values:
                 entry[fig] = {"mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
