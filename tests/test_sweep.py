@@ -230,3 +230,13 @@ def test_sigterm_stops_the_cells_which_keep_their_checkpoints_and_resume(data_di
     assert piece["rc"] < 0 and not (run0 / CLAIM).exists()
     cell = Cell("spread", "expert", "bc", 0, options=TrainOptions(profile="smoke", steps=100000))
     assert cell_state(cell, root).state == "interrupted" and cell_state(cell, root).step > 0
+
+
+def test_a_missing_data_set_is_made_once_before_the_cells_start(tmp_path, capsys):
+    data = tmp_path / "data"
+    argv = sweep_args(data, tmp_path / "runs", "--qualities", "random")
+    argv[argv.index("--steps") + 1] = "5"
+    assert main(argv) == 0
+    assert (data / "spread-random-s0.npz").is_file()
+    captured = capsys.readouterr()
+    assert captured.err.count("does not exist yet: generating it") == 1 and "2 cells: 2 done" in captured.out

@@ -88,3 +88,28 @@ def ensure_dataset(task: str, quality: str, seed: int = 0, profile: Profile | st
         path = generate_dataset(task, quality, seed, episodes=episodes, out=folder, progress=progress,
                                 command=f"ensure_dataset({task!r}, {quality!r}, {seed}, profile={p.value!r})")
     return path
+
+
+def generate_if_missing(task: str, quality: str, seed: int, profile: Profile | str | None, folder: str | Path,
+                        progress: bool = True, refuse: bool = False) -> Path:
+    """The data set's path in ``folder``, generated at the profile's size when it is not there (what
+    ``train`` and ``sweep`` do before they start); ``refuse``: raise ``MissingFileError`` naming the
+    command that makes it instead."""
+    import sys
+
+    from dom2lite.data.generate import generate_dataset
+    from dom2lite.errors import MissingFileError
+
+    path = dataset_path(task, quality, seed, folder)
+    if path.is_file():
+        return path
+    command = generate_command(task, quality, seed, profile, folder)
+    if refuse:
+        raise MissingFileError(path, "the data set does not exist yet",
+                               hint=f"make it with: {command} (or leave out --no-generate)")
+    p = current_profile() if profile is None else Profile(profile)
+    episodes = profile_episodes(task, p)
+    size = "the default size" if episodes is None else f"{episodes} episodes"
+    print(f"{path} does not exist yet: generating it ({size}, {p.value} profile)", file=sys.stderr, flush=True)
+    generate_dataset(task, quality, seed, episodes=episodes, out=folder, progress=progress, command=command.split())
+    return path

@@ -94,17 +94,11 @@ def _parameters(items: list[str] | None) -> dict:
 
 def _ensure_data(cells, args) -> None:
     """Make missing data sets here, one at a time, so that parallel cells never generate one twice."""
-    from dom2lite.data.ensure import generate_command, profile_data_dir, profile_episodes
-    from dom2lite.data.generate import generate_dataset
-    from dom2lite.data.paths import dataset_path
+    from dom2lite.data.ensure import generate_if_missing, profile_data_dir
 
     folder = Path(args.data_dir) if args.data_dir is not None else profile_data_dir(args.profile)
     for task, quality in dict.fromkeys((c.task, c.quality) for c in cells):
-        if not dataset_path(task, quality, 0, folder).is_file():
-            command = generate_command(task, quality, 0, args.profile, folder)
-            print(f"making the data set first: {command}", flush=True)
-            generate_dataset(task, quality, 0, episodes=profile_episodes(task, args.profile), out=folder,
-                             progress=False, command=command.split())
+        generate_if_missing(task, quality, 0, args.profile, folder, progress=False)
 
 
 def _sweep(args: argparse.Namespace) -> int:

@@ -64,35 +64,11 @@ def _seeds(args: argparse.Namespace) -> list[int]:
     return args.seeds if args.seeds is not None else [0 if args.seed is None else args.seed]
 
 
-def _ensure_data(args: argparse.Namespace, data_dir: Path) -> None:
-    """Generate a missing data set at the profile's size (as the chapters do), or refuse with --no-generate."""
-    from dom2lite.data.ensure import generate_command, profile_episodes
-    from dom2lite.data.paths import dataset_path
-    from dom2lite.errors import MissingFileError
-
-    path = dataset_path(args.task, args.quality, args.data_seed, data_dir)
-    if path.is_file():
-        return
-    command = generate_command(args.task, args.quality, args.data_seed, args.profile, data_dir)
-    if args.no_generate:
-        raise MissingFileError(path, "the data set does not exist yet",
-                               hint=f"make it with: {command} (or leave out --no-generate)")
-    from dom2lite.data.generate import generate_dataset
-    from dom2lite.profiles import Profile, current_profile
-
-    profile = Profile(args.profile) if args.profile else current_profile()
-    episodes = profile_episodes(args.task, profile)
-    size = "the default size" if episodes is None else f"{episodes} episodes"
-    print(f"{path} does not exist yet: generating it ({size}, {profile.value} profile)", file=sys.stderr)
-    generate_dataset(args.task, args.quality, args.data_seed, episodes=episodes, out=data_dir,
-                     progress=not args.no_progress, command=command.split())
-
-
 def _train(args: argparse.Namespace) -> int:
     import shlex
 
     from dom2lite.allocator import keep_freed_memory
-    from dom2lite.data.ensure import profile_data_dir
+    from dom2lite.data.ensure import generate_if_missing, profile_data_dir
     from dom2lite.device import resolve_device
     from dom2lite.seeding import pin_threads
     from dom2lite.train.experiment import member_run_dirs, train_members
@@ -112,7 +88,8 @@ def _train(args: argparse.Namespace) -> int:
         run_dirs = member_run_dirs(args.run_dir, seeds) if templated else [Path(args.run_dir)]
         again_dir = args.run_dir
     data_dir = Path(args.data_dir) if args.data_dir is not None else profile_data_dir(args.profile)
-    _ensure_data(args, data_dir)
+    generate_if_missing(args.task, args.quality, args.data_seed, args.profile, data_dir,  # as the chapters do
+                        progress=not args.no_progress, refuse=args.no_generate)
     command = ["python", "-m", "dom2lite", *getattr(args, "argv", sys.argv[1:])]
     again = command if args.run_dir is not None else [*command, "--run-dir", again_dir]
     try:
