@@ -47,8 +47,13 @@ class CellState:
     """The last step the run logged (0 before it started)."""
     steps: int
     """The run's budget."""
-    seconds: float
-    """Wall seconds of every piece so far."""
+    pieces: tuple[dict[str, Any], ...]
+    """Every piece of work a worker did on the cell (``sweep_pieces.jsonl``)."""
+
+    @property
+    def seconds(self) -> float:
+        """Wall seconds of every piece so far."""
+        return float(sum(p.get("seconds", 0.0) for p in self.pieces))
 
 
 def last_step(run_dir: Path) -> int:
@@ -136,7 +141,6 @@ def cell_state(cell: Cell, root: str | Path, queued: bool = False, stale_s: floa
     run_dir = cell.run_dir(root)
     step, steps = last_step(run_dir), budget_steps(cell, run_dir)
     pieces = read_pieces(run_dir)
-    seconds = float(sum(p.get("seconds", 0.0) for p in pieces))
     finished = (run_dir / "result.json").is_file() and step >= steps
     if finished and all(f.is_file() for f in cell.eval_files(root)):
         state = "done"
@@ -150,14 +154,14 @@ def cell_state(cell: Cell, root: str | Path, queued: bool = False, stale_s: floa
         state = "interrupted"
     else:
         state = "left"
-    return CellState(cell, run_dir, state, step, steps, seconds)
+    return CellState(cell, run_dir, state, step, steps, tuple(pieces))
 
 
 def seconds_per_step(states: list[CellState]) -> float | None:
     """Wall seconds per training step of one worker, measured over every piece of the sweep so far."""
     seconds = steps = 0.0
     for s in states:
-        for p in read_pieces(s.run_dir):
+        for p in s.pieces:
             moved = p.get("to_step", 0) - p.get("from_step", 0)
             if moved > 0:
                 seconds, steps = seconds + p.get("seconds", 0.0), steps + moved

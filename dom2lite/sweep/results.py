@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from dom2lite.sweep.grid import Cell
-from dom2lite.sweep.ledger import cell_state, read_pieces
+from dom2lite.sweep.ledger import cell_state
 from dom2lite.train.summary import summarise
 
 
@@ -28,16 +28,16 @@ def _shift_key(name: str, strength: float) -> str:
 
 def sweep_results(cells: list[Cell], root: str | Path) -> dict[str, Any] | None:
     """The summary of every done cell of ``cells`` (None when none is done)."""
-    done = [c for c in cells if cell_state(c, root).state == "done"]
+    done = [s for s in (cell_state(c, root) for c in cells) if s.state == "done"]
     if not done:
         return None
-    out = summarise([c.run_dir(root) for c in done])
-    by_dir = {str(c.run_dir(root)): c for c in done}
+    out = summarise([s.run_dir for s in done])
+    by_dir = {str(s.run_dir): s for s in done}
     seeds: dict[str, list[int]] = defaultdict(list)
     shifted: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for run in out["runs"]:
-        cell = by_dir[run["run_dir"]]
-        run["wall_seconds"] = float(sum(p.get("seconds", 0.0) for p in read_pieces(cell.run_dir(root))))
+        cell = by_dir[run["run_dir"]].cell
+        run["wall_seconds"] = by_dir[run["run_dir"]].seconds
         run["shifted"] = {}
         for (name, strength), path in zip(cell.shifts, cell.eval_files(root)):
             ev = json.loads(path.read_text())
@@ -48,7 +48,7 @@ def sweep_results(cells: list[Cell], root: str | Path) -> dict[str, Any] | None:
         run["sweep_cell"] = cell.setting
     first = {}
     for run in out["runs"]:
-        first.setdefault(run["setting"], by_dir[run["run_dir"]])
+        first.setdefault(run["setting"], by_dir[run["run_dir"]].cell)
     for key, entry in out["settings"].items():
         entry["command"] = first[key].sweep_command(root, sorted(seeds[key]))
         entry["shifted"] = {k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "n": len(v)}
