@@ -3,8 +3,11 @@
     python experiments/own_value.py RUN_DIR... --out results/calibration/own-value-NAME.json
 
 For every run folder: its final checkpoint's ``own_value`` over 20 evaluation episodes (chapter 05), the
-share of the policy's action coordinates at the edge of the box (|a| > 0.95) on the data's states, and
-the run's setting, config and commit; the file records the command that made it.
+share of the policy's action coordinates at the edge of the box (|a| > 0.95) on the data's states, the
+critic's value of the policy's actions against the data's own at those states (``policy_gap``, raw reward
+units; ``policy_gap_compounded``: the bias that gap would cause if every backup passed it on,
+``gap * gamma / (1 - gamma)``, as a fraction of the data's return range), and the run's setting, config
+and commit; the file records the command that made it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import torch
 
 
 def main(argv=None) -> int:
+    from dom2lite.critics.calibration import policy_gap
     from dom2lite.io import atomic_write_json
     from dom2lite.provenance import provenance
     from dom2lite.seeding import pin_threads
@@ -38,14 +42,19 @@ def main(argv=None) -> int:
         cfg = read_config(run_dir)
         mine = own_value(algo, cfg["task"], n_episodes=args.episodes)
         with torch.no_grad():
-            edge = float((algo.act(cset.obs).abs() > 0.95).float().mean())
+            act = algo.act(cset.obs)  # [R, n, A] the policy's actions at the data's observations
+            edge = float((act.abs() > 0.95).float().mean())
+        gap_pi = policy_gap(algo.critic, act, cset, float(algo.reward_scale))
         rows.append({"run_dir": run_dir, "task": cfg["task"], "quality": cfg["quality"], "algo": cfg["algo"],
                      "seed": cfg["seed"], "step": algo.trained_steps, "q_start": mine.q_start,
                      "return_start": mine.return_start, "gap": mine.gap, "team_return": mine.team_return,
-                     "action_at_edge": edge, "algo_config": cfg["algo_config"],
+                     "action_at_edge": edge, "policy_gap": gap_pi,
+                     "policy_gap_compounded": gap_pi * algo.config.gamma / (1.0 - algo.config.gamma) / cset.return_range,
+                     "return_range": cset.return_range, "algo_config": cfg["algo_config"],
                      "commit": cfg.get("provenance", {}).get("git_commit")})
         print(f"{run_dir}: step {algo.trained_steps}, Q(o0, pi(o0)) {mine.q_start:.2f}, "
-              f"its return {mine.return_start:.2f}, at the edge {edge:.2f}")
+              f"its return {mine.return_start:.2f}, at the edge {edge:.2f}, "
+              f"Q(o, pi(o)) - Q(o, a) on the data {gap_pi:.2f}")
     atomic_write_json(args.out, {"provenance": provenance(["python", *sys.argv]), "runs": rows})
     return 0
 

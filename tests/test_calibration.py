@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from dom2lite.algos import config_for, make_algo
-from dom2lite.critics.calibration import calibration_metrics, calibration_set, monte_carlo_returns
+from dom2lite.critics.calibration import calibration_metrics, calibration_set, monte_carlo_returns, policy_gap
 from dom2lite.data.dataset import OfflineDataset
 from dom2lite.data.sampler import TransitionSampler
 from dom2lite.errors import ConfigError
@@ -114,6 +114,22 @@ def test_cql_lowers_unseen_actions_and_keeps_data_values_within_alpha_over_two(c
     assert abs(m["calib/bias"]) <= tol
     for ctx in (0, 1):
         assert abs(q_at(cons, ctx, A_STAR[ctx]) - 1.0) <= tol
+
+
+def test_policy_gap_is_the_value_lost_by_the_policy_action():
+    def critic(obs, act, state):  # twin heads of a known Q: q1 = -sum a^2, q2 = q1 - 1 (their mean: q1 - 0.5)
+        q1 = -act.pow(2).sum(-1)  # [R, n]
+        return q1, q1 - 1.0
+
+    cset = calibration_set(bandit(), gamma=0.95)
+    data = -cset.act.pow(2).sum(-1) - 0.5  # [R, 1] the twin mean on the data's actions
+    for act in (torch.zeros_like(cset.act), cset.act + 0.3, -cset.act):
+        expected = float((-act.pow(2).sum(-1) - 0.5 - data).mean())
+        assert policy_gap(critic, act, cset) == pytest.approx(expected, abs=1e-6)
+    assert policy_gap(critic, cset.act, cset) == 0.0
+    assert policy_gap(critic, cset.act + 0.3, cset, reward_scale=2.0) == pytest.approx(
+        policy_gap(critic, cset.act + 0.3, cset) / 2, rel=1e-6)
+    assert policy_gap(critic, torch.zeros_like(cset.act), cset) > 0 > policy_gap(critic, cset.act + 0.3, cset)
 
 
 def test_reward_scale_is_reported_back_in_raw_units(critics):

@@ -130,4 +130,5 @@ def test_own_value_script_writes_every_run_with_provenance(runs, tmp_path):
     for r in stored["runs"]:
         assert r["gap"] == pytest.approx(r["q_start"] - r["return_start"])
         assert 0.0 <= r["action_at_edge"] <= 1.0 and r["step"] == STEPS
+        assert r["policy_gap_compounded"] == pytest.approx(r["policy_gap"] * 0.95 / 0.05 / r["return_range"])
     assert "git_commit" in stored["provenance"]

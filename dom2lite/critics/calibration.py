@@ -28,6 +28,8 @@ average of both twin heads), the mean Monte-Carlo return, their difference (``bi
 fraction of the data's return range (1st to 99th percentile of the Monte-Carlo returns; the project's
 gate is ``|bias_frac| <= 0.25``), the root-mean-square error and the per-agent Pearson correlation
 (averaged over agents). Every training run with a critic logs them at each evaluation as ``calib/*``.
+:func:`policy_gap` compares the critic's values of a policy's actions with those of the data's actions
+at the same observations (the gap that TD backups pass on).
 Explained in chapter 05 (conservatism).
 """
 
@@ -131,3 +133,18 @@ def calibration_metrics(critic, cset: CalibrationSet, reward_scale: float = 1.0,
         f"{prefix}rmse": float(err.pow(2).mean().sqrt()),
         f"{prefix}corr": float(corr.mean()),
     }
+
+
+@torch.no_grad()
+def policy_gap(critic, act: torch.Tensor, cset: CalibrationSet, reward_scale: float = 1.0) -> float:
+    """Mean over the set's rows and agents of ``Q(o, act) - Q(o, a_data)`` in raw reward units, where
+    ``act [R, n, A]`` are a policy's actions at the set's observations: how far below (negative) the
+    data's own actions the critic rates the policy's.
+
+    Every TD target bootstraps from the policy's action at the next observation, so a gap ``g`` held at
+    every state is passed on by every backup: Q on the data's actions then settles about
+    ``g * gamma / (1 - gamma)`` below the data's returns (chapter 05 measures it on spread and tag).
+    """
+    q_pi = data_q(critic, CalibrationSet(cset.obs, act, cset.state, cset.mc, cset.return_range, cset.gamma,
+                                          cset.tail), reward_scale)  # [R, n]
+    return float((q_pi - data_q(critic, cset, reward_scale)).mean())
