@@ -35,7 +35,7 @@ Explained in chapter 05 (conservatism).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -145,6 +145,5 @@ def policy_gap(critic, act: torch.Tensor, cset: CalibrationSet, reward_scale: fl
     every state is passed on by every backup: Q on the data's actions then settles about
     ``g * gamma / (1 - gamma)`` below the data's returns (chapter 05 measures it on spread and tag).
     """
-    q_pi = data_q(critic, CalibrationSet(cset.obs, act, cset.state, cset.mc, cset.return_range, cset.gamma,
-                                          cset.tail), reward_scale)  # [R, n]
+    q_pi = data_q(critic, replace(cset, act=act), reward_scale)  # [R, n]
     return float((q_pi - data_q(critic, cset, reward_scale)).mean())
