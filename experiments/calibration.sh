@@ -10,8 +10,11 @@
 # where its last checkpoint left it (every run stops after PIECE more steps per call, bit-identical to an
 # uninterrupted run). Then it writes results/calibration/{task}-{quality}.json: per-run and mean ± std
 # final score, calibration and td_loss trend, with the command, config, data sha256 and commit of every
-# run. DOM2LITE_BATCH overrides the batch size (recorded in each run's config); DOM2LITE_UNTIL=STEP
-# summarises every run as of that step (a grid stopped part-way, compared at one step).
+# run. DOM2LITE_BATCH overrides the batch size (recorded in each run's config); DOM2LITE_CKPT=STEPS
+# checkpoints every STEPS (default: the full profile's 5,000; a run keeps the value it started with, and
+# experiments/gpu_grid.sh uses 1,000, so DOM2 runs started here with DOM2LITE_CKPT=1000 can continue
+# there); DOM2LITE_UNTIL=STEP summarises every run as of that step (a grid stopped part-way, compared at
+# one step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 task=${1:-spread}; quality=${2:-expert}; algos=${3:-"cql omar td3bc bc"}; seeds=${4:-0-2}
@@ -19,6 +22,7 @@ steps=${5:-20000}; piece=${6:-$steps}
 export DOM2LITE_THREADS=${DOM2LITE_THREADS:-1}
 extra=()
 [ -n "${DOM2LITE_BATCH:-}" ] && extra+=(--set "batch_size=$DOM2LITE_BATCH")
+[ -n "${DOM2LITE_CKPT:-}" ] && extra+=(--checkpoint-every "$DOM2LITE_CKPT")
 python -m dom2lite sweep --tasks "$task" --qualities "$quality" --algos "${algos// /,}" --seeds "$seeds" \
   --profile full --steps "$steps" --eval-every 2500 --eval-episodes 20 --root runs/calibration \
   --jobs "${DOM2LITE_JOBS:-2}" --stop-after "$piece" "${extra[@]}"

@@ -6,8 +6,10 @@ For every run folder: its final checkpoint's ``own_value`` over 20 evaluation ep
 share of the policy's action coordinates at the edge of the box (|a| > 0.95) on the data's states, the
 critic's value of the policy's actions against the data's own at those states (``policy_gap``, raw reward
 units; ``policy_gap_compounded``: the bias that gap would cause if every backup passed it on,
-``gap * gamma / (1 - gamma)``, as a fraction of the data's return range), and the run's setting, config
-and commit; the file records the command that made it.
+``gap * gamma / (1 - gamma)``, as a fraction of the data's return range), the policy's team return over
+those episodes, normalised with the data's reference returns (``team_normalised``: a re-evaluation on
+other episodes than training's, with as many as ``--episodes`` asks), and the run's setting, config and
+commit; the file records the command that made it.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import torch
 
 def main(argv=None) -> int:
     from dom2lite.critics.calibration import policy_gap
+    from dom2lite.data.card import normalised_score
     from dom2lite.io import atomic_write_json
     from dom2lite.provenance import provenance
     from dom2lite.seeding import pin_threads
     from dom2lite.train.own_value import own_value
-    from dom2lite.train.restore import critic_and_calibration_set
+    from dom2lite.train.restore import critic_and_calibration_set, run_card
     from dom2lite.train.runs import read_config
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -45,12 +48,15 @@ def main(argv=None) -> int:
             act = algo.act(cset.obs)  # [R, n, A] the policy's actions at the data's observations
             edge = float((act.abs() > 0.95).float().mean())
         gap_pi = policy_gap(algo.critic, act, cset, float(algo.reward_scale))
+        card = run_card(run_dir)
         rows.append({"run_dir": run_dir, "task": cfg["task"], "quality": cfg["quality"], "algo": cfg["algo"],
                      "seed": cfg["seed"], "step": algo.trained_steps, "q_start": mine.q_start,
                      "return_start": mine.return_start, "gap": mine.gap, "team_return": mine.team_return,
                      "action_at_edge": edge, "policy_gap": gap_pi,
                      "policy_gap_compounded": gap_pi * algo.config.gamma / (1.0 - algo.config.gamma) / cset.return_range,
-                     "return_range": cset.return_range, "algo_config": cfg["algo_config"],
+                     "return_range": cset.return_range, "episodes": args.episodes,
+                     "team_normalised": None if card is None else normalised_score(mine.team_return, card),
+                     "algo_config": cfg["algo_config"],
                      "commit": cfg.get("provenance", {}).get("git_commit")})
         print(f"{run_dir}: step {algo.trained_steps}, Q(o0, pi(o0)) {mine.q_start:.2f}, "
               f"its return {mine.return_start:.2f}, at the edge {edge:.2f}, "

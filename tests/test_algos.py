@@ -259,6 +259,25 @@ def test_omar_loss_mixes_regression_and_q():
     assert torch.equal(runs[0], runs[1])
 
 
+def test_cql_actor_bc_is_td3bc_actor_loss():
+    # With no CQL penalty and TD3's smoothing and delay, MA-CQL with cql_actor_bc = 0.4 is MA-TD3+BC
+    # with alpha 2.5, update for update; with 0 its actor maximises Q alone (no behaviour-cloning metric).
+    same = dict(critic_lr=1e-3, actor_lr=1e-3, act_reg=0.0, policy_noise=0.2, noise_clip=0.5, policy_delay=2)
+    runs = []
+    for name, extra in (("cql", dict(cql_alpha=0.0, cql_lagrange=False, cql_actor_bc=0.4)), ("td3bc", dict(bc_alpha=2.5))):
+        algo = tiny(name, **same, **extra)
+        metrics = [algo.update(make_batch(step)) for step in range(4)]
+        runs.append(params(algo))
+    assert "bc_loss" in metrics[-1]
+    assert torch.equal(runs[0], runs[1])
+    plain = tiny("cql", **same, cql_alpha=0.0, cql_lagrange=False)
+    assert "bc_loss" not in [plain.update(make_batch(step)) for step in range(2)][-1]
+    for name in ("omar", "dom2"):  # their actors have their own losses
+        with pytest.raises(ConfigError) as info:
+            config_for(name, "spread", cql_actor_bc=0.4)
+        assert info.value.field == "cql_actor_bc"
+
+
 # ---------------------------------------------------------------------------------------- configs
 def test_presets_per_dataset_and_overrides():
     cfg = config_for("omar", "tag", "medium")
@@ -281,6 +300,7 @@ def test_presets_per_dataset_and_overrides():
     (dict(omar_n_elites=50), "omar_n_elites"),
     (dict(hidden=()), "hidden"),
     (dict(cql_alpha=-1.0), "cql_alpha"),
+    (dict(cql_actor_bc=-0.1), "cql_actor_bc"),
 ])
 def test_bad_config_names_the_field(bad, field):
     with pytest.raises(ConfigError) as info:

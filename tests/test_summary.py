@@ -121,6 +121,9 @@ def test_own_value_script_writes_every_run_with_provenance(runs, tmp_path):
     import runpy
     from pathlib import Path
 
+    from dom2lite.data.card import reference_returns
+    from dom2lite.train.restore import run_card
+
     script = Path(__file__).resolve().parents[1] / "experiments" / "own_value.py"
     own_value_main = runpy.run_path(str(script))["main"]
     out = tmp_path / "own.json"
@@ -131,4 +134,6 @@ def test_own_value_script_writes_every_run_with_provenance(runs, tmp_path):
         assert r["gap"] == pytest.approx(r["q_start"] - r["return_start"])
         assert 0.0 <= r["action_at_edge"] <= 1.0 and r["step"] == STEPS
         assert r["policy_gap_compounded"] == pytest.approx(r["policy_gap"] * 0.95 / 0.05 / r["return_range"])
+        lo, hi = reference_returns(run_card(r["run_dir"]))  # the team return on the data's 0-100 scale
+        assert r["episodes"] == 1 and r["team_normalised"] == pytest.approx(100 * (r["team_return"] - lo) / (hi - lo))
     assert "git_commit" in stored["provenance"]

@@ -93,6 +93,16 @@ class ActorCritic(OfflineAlgorithm):
         q_pi = self.critic.q1(batch.obs, pi, batch.state, others=batch.act)  # [B, n]
         return -mean_over(q_pi) + self.action_penalty(pi), {}
 
+    def td3bc_actor_loss(self, batch, pi: torch.Tensor, alpha: float) -> tuple[torch.Tensor, dict]:
+        """TD3+BC's actor loss ``[n]``: ``-lambda_j mean_B Q_{j,1}(o, pi) + mean_B ||pi_j - a_j||^2 / d_j``
+        with ``lambda_j = alpha / mean_B |Q_{j,1}|`` (not differentiated), so that ``alpha`` means the same at
+        any reward scale (MA-TD3+BC; MA-CQL with ``cql_actor_bc``)."""
+        q_pi = self.critic.q1(batch.obs, pi, batch.state, others=batch.act)  # [B, n]
+        lam = alpha / mean_over(q_pi.abs()).detach().clamp_min(1e-6)  # [n]
+        bc = self.masked_mse(pi, batch.act)  # [n]
+        loss = -lam * mean_over(q_pi) + bc + self.action_penalty(pi)  # [n]
+        return loss, {"bc_loss": self.reduce(bc), "lambda": self.reduce(lam)}
+
     # ------------------------------------------------------------------------------ pieces
     def action_penalty(self, pi: torch.Tensor) -> torch.Tensor:
         """``act_reg * mean(a^2)`` over each agent's real dims: ``[n]`` (OMAR's code uses 1e-3)."""

@@ -179,12 +179,20 @@ class CQLConfig(ActorCriticConfig):
     """The gap the Lagrangian form holds, in units of Q (with ``reward_norm``: of one step's reward range),
     counted from a Q that ignores the action (gap 0): -1 asks the soft maximum of Q over the action box to
     lie one unit below Q on the data's actions."""
+    cql_actor_bc: float = 0.0
+    """Behaviour cloning in MA-CQL's actor: 0 (OMAR's code) maximises Q alone; w > 0 uses TD3+BC's actor
+    loss with alpha = 1 / w, ``-Q / (w mean|Q|) + ||pi(o) - a||^2 / d`` (w = 0.4 is MA-TD3+BC's alpha 2.5).
+    MA-CQL only: OMAR's and DOM2's actors have their own losses."""
 
     def __post_init__(self):
         super().__post_init__()
         _positive(self, "cql_n_actions", "cql_temp", "cql_policy_sigma")
         if self.cql_alpha < 0:
             raise ConfigError("cql_alpha", f"must be >= 0, got {self.cql_alpha}")
+        if self.cql_actor_bc < 0:
+            raise ConfigError("cql_actor_bc", f"must be >= 0, got {self.cql_actor_bc}")
+        if self.cql_actor_bc and type(self) is not CQLConfig:
+            raise ConfigError("cql_actor_bc", f"is MA-CQL's only; {type(self).__name__} has its own actor loss")
 
 
 @dataclass(frozen=True)

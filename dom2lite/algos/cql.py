@@ -7,7 +7,8 @@ This is the MA-CQL baseline of OMAR (and of DOM2's tables): every agent's critic
 on top of the TD loss (:mod:`dom2lite.critics.cql`), estimated from ``cql_n_actions`` uniform actions
 and, with ``cql_policy_actions``, as many noisy current-policy actions at o and at o'. All sampled
 actions of all agents are scored in one batched critic call ``[M * B, n, in]``; with the ``joint``
-critic input the other agents' slots hold their data-set actions. The actor maximises ``Q_1``.
+critic input the other agents' slots hold their data-set actions. The actor maximises ``Q_1`` (with
+``cql_actor_bc``: TD3+BC's normalised Q plus behaviour cloning).
 Explained in chapter 05 (conservatism).
 """
 
@@ -54,6 +55,11 @@ class MACQL(ActorCritic):
         (-(alpha * (gap.detach() - flat - cfg.cql_target_gap)).sum()).backward(inputs=[self.cql_multiplier])
         opt.step()
         return alpha.detach()
+
+    def actor_loss(self, batch, pi):
+        """``-Q_1`` (OMAR's code), or TD3+BC's loss with alpha ``1 / cql_actor_bc`` when that is set."""
+        w = self.config.cql_actor_bc
+        return super().actor_loss(batch, pi) if w == 0 else self.td3bc_actor_loss(batch, pi, 1.0 / w)
 
     def critic_penalty(self, batch, q1, q2):
         cfg = self.config

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dom2lite.algos.actor_critic import ActorCritic
 from dom2lite.algos.config import TD3BCConfig
-from dom2lite.nn.reduce import mean_over
 
 
 class TD3BC(ActorCritic):
@@ -23,8 +22,4 @@ class TD3BC(ActorCritic):
     config_class = TD3BCConfig
 
     def actor_loss(self, batch, pi):
-        q_pi = self.critic.q1(batch.obs, pi, batch.state, others=batch.act)  # [B, n]
-        lam = self.config.bc_alpha / mean_over(q_pi.abs()).detach().clamp_min(1e-6)  # [n]
-        bc = self.masked_mse(pi, batch.act)  # [n]
-        loss = -lam * mean_over(q_pi) + bc + self.action_penalty(pi)  # [n]
-        return loss, {"bc_loss": self.reduce(bc), "lambda": self.reduce(lam)}
+        return self.td3bc_actor_loss(batch, pi, self.config.bc_alpha)
