@@ -77,10 +77,16 @@ def resolve_run_config(algo: str, task: str, quality: str, seed: int, profile=No
     return canonical_name(algo), config_for(algo, task, quality, **values), budget
 
 
-def _check_same_run(run_dir: Path, record: dict[str, Any]) -> None:
+def _check_same_run(run_dir: Path, record: dict[str, Any], config_defaults: dict[str, Any]) -> None:
+    """Refuse to resume ``run_dir`` with another setting. A config field added since the run started
+    (absent from its config.json) counts as the same when the new run leaves it at its default: new fields
+    default to the behaviour that came before them."""
     from dom2lite.train.runs import read_config
 
     stored = read_config(run_dir)
+    if isinstance(stored.get("algo_config"), dict):
+        added = {k: v for k, v in config_defaults.items() if k not in stored["algo_config"]}
+        stored = {**stored, "algo_config": {**added, **stored["algo_config"]}}
     for key in ("task", "algo", "quality", "data_seed", "data_fraction", "augment", "algo_config", "schedule",
                 "reward_scale"):
         if stored.get(key) != record.get(key):
@@ -202,7 +208,7 @@ def train_members(
                      "transitions": dataset.n_transitions},
         }
         if (run_dir / "config.json").is_file():
-            _check_same_run(run_dir, record)
+            _check_same_run(run_dir, record, type(config)().to_dict())
         else:  # written once every member has been checked, so a refused member leaves no half-made set
             if data_path not in checked_data:
                 if card.get("sha256") != file_sha256(data_path):
