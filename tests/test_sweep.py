@@ -151,6 +151,22 @@ def test_a_claim_is_live_only_while_its_worker_is(tmp_path):
     assert cell_state(cell, tmp_path).state == "interrupted"  # written by a worker that has stopped
 
 
+def test_a_cell_another_worker_holds_is_skipped_not_run_twice(tmp_path):
+    # Two sweeps over one grid: the second plans a cell as "left", the first then claims it; the second's
+    # worker must leave it alone (no train, no piece, the claim kept).
+    from dom2lite.sweep.launch import run_cell
+
+    cell = Cell("spread", "expert", "bc", 0, options=TrainOptions(profile="smoke", steps=20))
+    run_dir = cell.run_dir(tmp_path)
+    run_dir.mkdir(parents=True)
+    claim = {"host": socket.gethostname(), "pid": os.getpid()}
+    (run_dir / CLAIM).write_text(json.dumps(claim))
+    piece = run_cell(cell, str(tmp_path))
+    assert piece["skipped"] == "running" and piece["rc"] == 0
+    assert json.loads((run_dir / CLAIM).read_text()) == claim
+    assert not (run_dir / "sweep.log").exists() and not (run_dir / "sweep_pieces.jsonl").exists()
+
+
 def test_progress_line_counts_states_and_measures_the_eta(tmp_path):
     opts = TrainOptions(profile="smoke", steps=1000)
     cells = [Cell("spread", "expert", "bc", s, options=opts) for s in range(3)]

@@ -122,7 +122,8 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.on == "local":
         def on_done(cell, piece):
             rc = piece["rc"]
-            status = ("" if rc == 0 else " (stopped)" if rc < 0 or rc == INTERRUPTED_RC
+            status = (f" ({piece['skipped']} in another worker: skipped)" if "skipped" in piece else "" if rc == 0
+                      else " (stopped)" if rc < 0 or rc == INTERRUPTED_RC
                       else f" (exit {rc}: see {cell.run_dir(root) / 'sweep.log'})")
             print(f"  {cell.setting} s{cell.seed}: step {piece['to_step']}{status}; "
                   f"{progress_line(states(), args.jobs)}", flush=True)

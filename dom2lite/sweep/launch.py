@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from dom2lite.io import atomic_write_json
 from dom2lite.sweep.grid import Cell
-from dom2lite.sweep.ledger import CLAIM, HEARTBEAT_S, append_piece, last_step
+from dom2lite.sweep.ledger import CLAIM, HEARTBEAT_S, append_piece, cell_state, last_step
 
 EXECUTORS = ("local", "slurm", "submitit-local")
 JOBS_FILE = "sweep_jobs.json"
@@ -46,10 +46,14 @@ def _job_id() -> str | None:
 
 def run_cell(cell: Cell, root: str, executor: str = "local", stop_after: int | None = None,
              env: dict[str, str] | None = None, children: set | None = None) -> dict[str, Any]:
-    """Train (or continue) one cell and write its shifted evaluations; returns the piece it recorded.
+    """Train (or continue) one cell and write its shifted evaluations; returns the piece it recorded, or
+    ``{"skipped": "running" | "done", ...}`` when another worker holds the cell (two sweeps over one grid).
     ``children``: a set the running child process is kept in while it runs (so a caller can stop it)."""
     root = str(root)
     run_dir = cell.run_dir(root)
+    state = cell_state(cell, root).state
+    if state in ("running", "done"):  # another sweep's worker took (or finished) it after this one planned it
+        return {"skipped": state, "rc": 0, "to_step": last_step(run_dir)}
     run_dir.mkdir(parents=True, exist_ok=True)
     claim = run_dir / CLAIM
     atomic_write_json(claim, {"host": socket.gethostname(), "pid": os.getpid(), "executor": executor,
