@@ -2,14 +2,14 @@
 
     python experiments/own_value.py RUN_DIR... --out results/calibration/own-value-NAME.json
 
-For every run folder: its final checkpoint's ``own_value`` over 20 evaluation episodes (chapter 05), the
-share of the policy's action coordinates at the edge of the box (|a| > 0.95) on the data's states, the
-critic's value of the policy's actions against the data's own at those states (``policy_gap``, raw reward
-units; ``policy_gap_compounded``: the bias that gap would cause if every backup passed it on,
-``gap * gamma / (1 - gamma)``, as a fraction of the data's return range), the policy's team return over
-those episodes, normalised with the data's reference returns (``team_normalised``: a re-evaluation on
-other episodes than training's, with as many as ``--episodes`` asks), and the run's setting, config and
-commit; the file records the command that made it.
+For every run folder: its final checkpoint's ``own_value`` over ``--episodes`` evaluation episodes (20 by
+default; chapter 05), the share of the policy's action coordinates at the edge of the box (|a| > 0.95) on
+the data's states, the critic's value of the policy's actions against the data's own at those states
+(``policy_gap``, raw reward units; ``policy_gap_compounded``: the bias that gap would cause if every
+backup passed it on, ``gap * gamma / (1 - gamma)``, as a fraction of the data's return range), the
+policy's team return over those episodes normalised with the data's reference returns
+(``team_normalised``: a re-evaluation on other episodes than training's), and the run's setting, config
+and commit; the file records the command that made it.
 """
 
 from __future__ import annotations
