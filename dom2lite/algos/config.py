@@ -315,8 +315,8 @@ _MPE_CQL = dict(_MPE_CRITIC, cql_policy_actions=True, cql_temp=0.1, cql_target_g
 # No gap measured does both, so one preset serves every MPE task and the chapter reports tag as measured.
 # On world the same happens, further (results/calibration/world-expert.json, own-value-world-expert.json).
 # What does keep MA-CQL's critic in the band on tag and world is TD3+BC's actor loss (cql_actor_bc; chapter
-# 05; results/calibration/ablation-actor-bc.json, tag-expert-actor-bc.json). The preset keeps
-# cql_actor_bc = 0: MA-CQL as OMAR defines it maximises Q alone, and the chapter reports both.
+# 05; results/calibration/ablation-actor-bc.json, tag-expert-actor-bc.json, world-expert-actor-bc.json).
+# The preset keeps cql_actor_bc = 0: MA-CQL as OMAR defines it maximises Q alone; the chapter reports both.
 _HC_NETS = dict(  # [OMAR] code, HalfCheetah (also [TD3+BC]): lr 3e-4, hidden 256, batch 256
     hidden=(256, 256), actor_lr=3e-4, batch_size=256,
 )
