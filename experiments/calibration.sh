@@ -14,7 +14,9 @@
 # checkpoints every STEPS (default: the full profile's 5,000; a run keeps the value it started with, and
 # experiments/gpu_grid.sh uses 1,000, so DOM2 runs started here with DOM2LITE_CKPT=1000 can continue
 # there); DOM2LITE_UNTIL=STEP summarises every run as of that step (a grid stopped part-way, compared at
-# one step).
+# one step). DOM2's runs are summarised apart, into results/calibration/{task}-{quality}-dom2.json, so
+# that a call for DOM2 alone leaves the baselines' file as it is (and the other way round); the
+# baselines' file holds the baselines named in ALGOS, so name them all when it is to be rewritten.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 task=${1:-spread}; quality=${2:-expert}; algos=${3:-"cql omar td3bc bc"}; seeds=${4:-0-2}
@@ -26,11 +28,19 @@ extra=()
 python -m dom2lite sweep --tasks "$task" --qualities "$quality" --algos "${algos// /,}" --seeds "$seeds" \
   --profile full --steps "$steps" --eval-every 2500 --eval-episodes 20 --root runs/calibration \
   --jobs "${DOM2LITE_JOBS:-2}" --stop-after "$piece" "${extra[@]}"
-dirs=()
-for algo in $algos; do
-  for dir in "runs/calibration/$task-$quality/$algo"-s*; do dirs+=("$dir"); done
-done
 mkdir -p results/calibration
 until=()
 [ -n "${DOM2LITE_UNTIL:-}" ] && until+=(--until "$DOM2LITE_UNTIL")
-python -m dom2lite summarise "${dirs[@]}" "${until[@]}" --out "results/calibration/$task-$quality.json"
+baselines=(); dom2=()
+for algo in $algos; do
+  for dir in "runs/calibration/$task-$quality/$algo"-s*; do
+    [ -d "$dir" ] || continue
+    if [ "$algo" = dom2 ]; then dom2+=("$dir"); else baselines+=("$dir"); fi
+  done
+done
+if [ ${#baselines[@]} -gt 0 ]; then
+  python -m dom2lite summarise "${baselines[@]}" "${until[@]}" --out "results/calibration/$task-$quality.json"
+fi
+if [ ${#dom2[@]} -gt 0 ]; then
+  python -m dom2lite summarise "${dom2[@]}" "${until[@]}" --out "results/calibration/$task-$quality-dom2.json"
+fi
