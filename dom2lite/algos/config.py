@@ -348,6 +348,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # --steps 1500 --eval-every 1500 --eval-episodes 10 --set eta=...). Re-measured at 66a2ee0 on the
         # re-exported spread-medium data (medium = step 40k): 24.1 against 19.5, the same order; per-episode
         # std ~40 points, so a weak preference. A choice at CPU budget, to revisit at the full budget.
+        # The critic keeps _MPE_CRITIC's uniform samples at temperature 1: at the full budget its learned
+        # weight falls to about 0.02 while the critic ends in the band (chapter 07;
+        # results/calibration/spread-expert-dom2.json, own-value-spread-expert-dom2.json).
         "dom2": dict(gamma=0.95, n_diffusion_steps=5, cql_n_actions=10, cql_temp=1.0, cql_policy_actions=False,
                      eta=0.1, **_MPE_CRITIC),
     },
