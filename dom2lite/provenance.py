@@ -45,9 +45,12 @@ def provenance(command: list[str] | str | None = None) -> dict:
     """A JSON-ready record of how and where something was produced."""
     if command is None:
         command = sys.argv
+    torch = sys.modules.get("torch")  # not imported for it: a data card written without torch has none
     return {
         "command": command if isinstance(command, str) else " ".join(command),
         "git_commit": git_commit(),
+        # CPU results repeat bit for bit only at the same thread count (DOM2LITE_THREADS, dom2lite.seeding)
+        **({"torch_threads": torch.get_num_threads()} if torch is not None else {}),
         "time_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "platform": platform.platform(),

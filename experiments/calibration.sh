@@ -15,8 +15,9 @@
 # experiments/gpu_grid.sh uses 1,000, so DOM2 runs started here with DOM2LITE_CKPT=1000 can continue
 # there); DOM2LITE_UNTIL=STEP summarises every run as of that step (a grid stopped part-way, compared at
 # one step). DOM2's runs are summarised apart, into results/calibration/{task}-{quality}-dom2.json, so
-# that a call for DOM2 alone leaves the baselines' file as it is (and the other way round); the
-# baselines' file holds the baselines named in ALGOS, so name them all when it is to be rewritten.
+# that a call for DOM2 alone leaves the baselines' file as it is (and the other way round). Runs the file
+# summarised before and whose folders are not on this machine (a grid continued on a fresh machine or
+# elsewhere) are kept in it as they were stored (`summarise --keep-from`), except with DOM2LITE_UNTIL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 task=${1:-spread}; quality=${2:-expert}; algos=${3:-"cql omar td3bc bc"}; seeds=${4:-0-2}
@@ -29,8 +30,14 @@ python -m dom2lite sweep --tasks "$task" --qualities "$quality" --algos "${algos
   --profile full --steps "$steps" --eval-every 2500 --eval-episodes 20 --root runs/calibration \
   --jobs "${DOM2LITE_JOBS:-2}" --stop-after "$piece" "${extra[@]}"
 mkdir -p results/calibration
-until=()
-[ -n "${DOM2LITE_UNTIL:-}" ] && until+=(--until "$DOM2LITE_UNTIL")
+summarise() {  # summarise OUT DIR...: with the file's earlier runs kept, unless summarised as of a step
+  local out=$1; shift
+  if [ -n "${DOM2LITE_UNTIL:-}" ]; then
+    python -m dom2lite summarise "$@" --until "$DOM2LITE_UNTIL" --out "$out"
+  else
+    python -m dom2lite summarise "$@" --keep-from "$out" --out "$out"
+  fi
+}
 baselines=(); dom2=()
 for algo in $algos; do
   for dir in "runs/calibration/$task-$quality/$algo"-s*; do
@@ -39,8 +46,8 @@ for algo in $algos; do
   done
 done
 if [ ${#baselines[@]} -gt 0 ]; then
-  python -m dom2lite summarise "${baselines[@]}" "${until[@]}" --out "results/calibration/$task-$quality.json"
+  summarise "results/calibration/$task-$quality.json" "${baselines[@]}"
 fi
 if [ ${#dom2[@]} -gt 0 ]; then
-  python -m dom2lite summarise "${dom2[@]}" "${until[@]}" --out "results/calibration/$task-$quality-dom2.json"
+  summarise "results/calibration/$task-$quality-dom2.json" "${dom2[@]}"
 fi

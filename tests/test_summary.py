@@ -101,6 +101,41 @@ def test_until_summarises_as_of_a_step(runs):
     assert all(e["last_eval_step"] == 3 for e in first["settings"].values())
 
 
+def test_keep_from_carries_runs_whose_folders_are_gone(runs, tmp_path, capsys):
+    from dom2lite.cli import main
+
+    first = tmp_path / "first.json"
+    assert main(["summarise", str(runs[True, 0]), str(runs[False, 0]), "--out", str(first)]) == 0
+    stored = json.loads(first.read_text())
+    # another sitting: only seed 1 of each setting is here, the seed-0 folders are gone
+    second = tmp_path / "second.json"
+    assert main(["summarise", str(runs[True, 1]), str(runs[False, 1]), "--keep-from", str(first),
+                 "--out", str(second)]) == 0
+    merged = json.loads(second.read_text())
+    assert sorted((r["setting"], r["seed"]) for r in merged["runs"]) == sorted(
+        (r["setting"], s) for r in stored["runs"] for s in (0, 1))
+    assert all(e["seeds"] == [0, 1] and e["eval/mean"]["n"] == 2 for e in merged["settings"].values())
+    assert merged["kept_from"]["runs"] == sorted(str(runs[k, 0]) for k in (True, False))
+    kept = {r["run_dir"]: r for r in merged["runs"]}
+    assert all(kept[r["run_dir"]] == r for r in stored["runs"])  # as they were stored
+    # a folder given again replaces its stored summary rather than counting twice
+    again = summarise([runs[True, 0]], keep=stored["runs"])
+    assert sorted(r["run_dir"] for r in again["runs"]) == sorted(r["run_dir"] for r in stored["runs"])
+    assert main(["summarise", str(runs[True, 1]), "--keep-from", str(tmp_path / "missing.json")]) == 0
+    capsys.readouterr()
+
+
+def test_keep_from_refuses_a_file_that_is_not_a_summary(runs, tmp_path, capsys):
+    from dom2lite.cli import main
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"runs": [{"seed": 0}]}))
+    assert main(["summarise", str(runs[True, 1]), "--keep-from", str(bad)]) != 0
+    assert "bad.json" in capsys.readouterr().err
+    assert main(["summarise", str(runs[True, 1]), "--keep-from", str(bad), "--until", "3"]) != 0
+    assert "--until" in capsys.readouterr().err
+
+
 def test_td_growth_reads_the_last_half():
     rows = [{"step": i, "td_loss": v} for i, v in enumerate([9, 9, 1, 1, 1, 1, 2, 2])]
     assert td_growth(rows) == pytest.approx(2.0)  # last quarter (2, 2) over the quarter before (1, 1)

@@ -87,6 +87,7 @@ def test_run_folder_refuses_another_configuration(data_dir, tmp_path):
     config = json.loads((run / "config.json").read_text())
     assert config["algo"] == "bc" and config["algo_config"]["hidden"] == [32, 32]  # the smoke budget
     assert config["provenance"]["git_commit"]
+    assert config["provenance"]["torch_threads"] == torch.get_num_threads()  # CPU results repeat at this count
     with pytest.raises(ConfigError, match="cql_alpha|algo"):
         train_run("spread", "cql", "expert", 0, **kw)
 

@@ -14,8 +14,9 @@
   with the critic's calibration on its data set (Q against the Monte-Carlo return, chapter 05) and on
   the policy's own episodes (``own_value``: Q(o_0, pi(o_0)) against the return the policy earned).
 - ``plot RUN_DIR... --out curves.png [--key eval/mean --key critic_loss]``: learning curves.
-- ``summarise RUN_DIR... [--out results/NAME.json]``: final score, calibration and td_loss trend per
-  setting, mean ± std over seeds (:mod:`dom2lite.train.summary`).
+- ``summarise RUN_DIR... [--out results/NAME.json] [--keep-from results/NAME.json]``: final score,
+  calibration and td_loss trend per setting, mean ± std over seeds (:mod:`dom2lite.train.summary`); the
+  runs an earlier file summarised whose folders are gone can be kept.
 Explained in chapter 07 (DOM2 end to end).
 """
 
@@ -187,14 +188,23 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _summarise(args: argparse.Namespace) -> int:
+    from dom2lite.errors import ConfigError
     from dom2lite.io import atomic_write_json
     from dom2lite.provenance import provenance
     from dom2lite.train.summary import summarise
 
-    out = summarise(args.run_dirs, until=args.until)
+    keep = None
+    if args.keep_from:
+        if args.until is not None:
+            raise ConfigError("--until", "cannot be combined with --keep-from",
+                              hint="the kept runs are summarised as they were stored; leave out one of the two")
+        keep = _stored_runs(Path(args.keep_from))
+    out = summarise(args.run_dirs, until=args.until, keep=keep)
     if args.out:
         command = ["python", "-m", "dom2lite", *getattr(args, "argv", sys.argv[1:])]
-        atomic_write_json(args.out, {**out, "provenance": provenance(command)})
+        here = {r["run_dir"] for r in out["runs"]} - {str(Path(d)) for d in args.run_dirs}
+        extra = {"kept_from": {"file": args.keep_from, "runs": sorted(here)}} if keep is not None else {}
+        atomic_write_json(args.out, {**out, **extra, "provenance": provenance(command)})
     for key, entry in out["settings"].items():
         shown = [f"{name.split('/')[-1]} {entry[name]['mean']:.3g} ± {entry[name]['std']:.2g}"
                  for name in ("eval/normalised_mean", "calib/bias_frac", "td_growth") if name in entry]
@@ -203,6 +213,23 @@ def _summarise(args: argparse.Namespace) -> int:
     if args.out:
         print(args.out)
     return 0
+
+
+def _stored_runs(path: Path) -> list[dict]:
+    """The ``runs`` of a results file written by ``summarise`` (none when the file is not there yet)."""
+    from dom2lite.errors import FileFieldError
+
+    if not path.exists():
+        return []
+    hint = "name a results file written by `summarise --out`, or leave out --keep-from"
+    try:
+        runs = json.loads(path.read_text()).get("runs")
+    except (ValueError, AttributeError) as exc:
+        raise FileFieldError(path, None, "not a JSON object", hint=hint) from exc
+    if not isinstance(runs, list) or not all(isinstance(r, dict) and {"run_dir", "setting", "seed"} <= r.keys()
+                                             for r in runs):
+        raise FileFieldError(path, "runs", "not a list of run summaries (run_dir, setting, seed)", hint=hint)
+    return runs
 
 
 def register(subparsers) -> None:
@@ -269,4 +296,7 @@ def register(subparsers) -> None:
     s.add_argument("--out", default=None, help="write the summary with provenance to this JSON file")
     s.add_argument("--until", type=positive_int, default=None,
                    help="summarise every run as of this step (ignore what was logged after it)")
+    s.add_argument("--keep-from", default=None, metavar="FILE",
+                   help="keep the runs this results file summarised whose folders are not given here "
+                        "(a grid continued on another machine); a missing file keeps nothing")
     s.set_defaults(func=_summarise)

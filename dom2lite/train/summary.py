@@ -5,7 +5,10 @@ step, never the best one seen), its critic's calibration at the end (``calib/*``
 ``td_loss`` still grows (and its curve at the evaluations): ``td_growth`` is the mean ``td_loss`` over the last quarter of the logged steps
 divided by its mean over the quarter before (the last half of training, split in two; above 1 it grew).
 ``summarise(run_dirs)`` groups runs that differ only in their seed and gives mean ± std over seeds.
-``python -m dom2lite summarise RUN_DIR... --out results/NAME.json`` writes both with provenance.
+``python -m dom2lite summarise RUN_DIR... --out results/NAME.json`` writes both with provenance; with
+``--keep-from results/NAME.json`` the runs that file summarised and that are not among the folders given
+(a grid run over several machines or sittings, whose earlier folders are gone) are kept as they were
+stored, each with its own command and commit, and averaged with the new ones.
 Explained in chapter 05 (conservatism).
 """
 
@@ -98,16 +101,22 @@ def eval_curve(rows: list[dict[str, Any]]) -> dict[str, list]:
     return dict(curve)
 
 
-def summarise(run_dirs, until: int | None = None) -> dict[str, Any]:
+def summarise(run_dirs, until: int | None = None, keep: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Per-run summaries and, per setting (task, quality, algorithm, every other field but the seed),
     mean ± std over seeds of each figure. Settings that share a label are told apart by their fields
-    that differ (``spread-expert/cql [cql_alpha=0.5]``)."""
+    that differ (``spread-expert/cql [cql_alpha=0.5]``). ``keep``: run summaries stored earlier (the
+    ``runs`` of a results file); those whose ``run_dir`` is not among ``run_dirs`` join their setting as
+    they were stored (a folder given here replaces its stored summary)."""
     runs = [run_summary(d, until) for d in run_dirs]
     base = lambda cfg: f"{cfg['task']}-{cfg['quality']}/{cfg['algo']}"  # noqa: E731
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r, key in zip(runs, setting_labels([read_config(d) for d in run_dirs], base)):
         r["setting"] = key
-        groups[key].append(r)
+    here = {str(Path(d)) for d in run_dirs}
+    kept = [r for r in (keep or []) if str(Path(r["run_dir"])) not in here]
+    runs = sorted(kept + runs, key=lambda r: (r["setting"], r["seed"]))
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in runs:
+        groups[r["setting"]].append(r)
     settings = {}
     for key, members in sorted(groups.items()):
         entry: dict[str, Any] = {"seeds": sorted(m["seed"] for m in members),
