@@ -1,6 +1,6 @@
 """Each run's critic against its own policy: Q(o_0, pi(o_0)) and the return the policy then earned.
 
-    python experiments/own_value.py RUN_DIR... --out results/calibration/own-value-NAME.json
+    python experiments/own_value.py RUN_DIR... --out results/calibration/own-value-NAME.json [--keep-from FILE]
 
 For every run folder: its final checkpoint's ``own_value`` over ``--episodes`` evaluation episodes (20 by
 default; chapter 05), the share of the policy's action coordinates at the edge of the box (|a| > 0.95) on
@@ -9,13 +9,17 @@ the data's states, the critic's value of the policy's actions against the data's
 backup passed it on, ``gap * gamma / (1 - gamma)``, as a fraction of the data's return range), the
 policy's team return over those episodes normalised with the data's reference returns
 (``team_normalised``: a re-evaluation on other episodes than training's), and the run's setting, config
-and commit; the file records the command that made it.
+and commit; the file records the command that made it. ``--keep-from FILE`` keeps the rows an earlier
+file holds for runs not named here (seeds checked on another machine, whose folders are gone; often the
+``--out`` file itself).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 import torch
 
@@ -34,7 +38,10 @@ def main(argv=None) -> int:
     parser.add_argument("run_dirs", nargs="+")
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--keep-from", default=None, metavar="FILE",
+                        help="keep this file's rows for runs not named here (a missing file keeps nothing)")
     args = parser.parse_args(argv)
+    kept = _kept_rows(parser, args.keep_from, {str(Path(d)) for d in args.run_dirs})
     pin_threads()
     rows = []
     for run_dir in args.run_dirs:
@@ -61,8 +68,24 @@ def main(argv=None) -> int:
         print(f"{run_dir}: step {algo.trained_steps}, Q(o0, pi(o0)) {mine.q_start:.2f}, "
               f"its return {mine.return_start:.2f}, at the edge {edge:.2f}, "
               f"Q(o, pi(o)) - Q(o, a) on the data {gap_pi:.2f}")
-    atomic_write_json(args.out, {"provenance": provenance(["python", *sys.argv]), "runs": rows})
+    rows = sorted(kept + rows, key=lambda r: (r["algo"], r["seed"], r["run_dir"]))
+    extra = {"kept_from": {"file": args.keep_from, "runs": [r["run_dir"] for r in kept]}} if args.keep_from else {}
+    atomic_write_json(args.out, {"provenance": provenance(["python", *sys.argv]), "runs": rows, **extra})
     return 0
+
+
+def _kept_rows(parser: argparse.ArgumentParser, path: str | None, here: set[str]) -> list[dict]:
+    """The rows of an earlier own-value file whose runs are not among ``here``."""
+    if path is None or not Path(path).exists():
+        return []
+    try:
+        rows = json.loads(Path(path).read_text())["runs"]
+    except (ValueError, KeyError, TypeError):
+        parser.error(f"--keep-from {path}: not a file written by this script (no 'runs' list)")
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and {"run_dir", "algo", "seed"} <= r.keys()
+                                             for r in rows):
+        parser.error(f"--keep-from {path}: its 'runs' are not rows of this script (run_dir, algo, seed)")
+    return [r for r in rows if str(Path(r["run_dir"])) not in here]
 
 
 if __name__ == "__main__":

@@ -172,3 +172,8 @@ def test_own_value_script_writes_every_run_with_provenance(runs, tmp_path):
         lo, hi = reference_returns(run_card(r["run_dir"]))  # the team return on the data's 0-100 scale
         assert r["episodes"] == 1 and r["team_normalised"] == pytest.approx(100 * (r["team_return"] - lo) / (hi - lo))
     assert "git_commit" in stored["provenance"]
+    # another sitting re-checks seed 0 only; seed 1's row is kept from the file, seed 0's replaced
+    assert own_value_main([str(runs[True, 0]), "--episodes", "1", "--out", str(out), "--keep-from", str(out)]) == 0
+    again = json.loads(out.read_text())
+    assert [r["run_dir"] for r in again["runs"]] == [r["run_dir"] for r in stored["runs"]]
+    assert again["runs"][1] == stored["runs"][1] and again["kept_from"]["runs"] == [str(runs[False, 1])]
