@@ -17,7 +17,6 @@ file holds for runs not named here (seeds checked on another machine, whose fold
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -27,12 +26,14 @@ import torch
 def main(argv=None) -> int:
     from dom2lite.critics.calibration import policy_gap
     from dom2lite.data.card import normalised_score
+    from dom2lite.errors import FileFieldError
     from dom2lite.io import atomic_write_json
     from dom2lite.provenance import provenance
     from dom2lite.seeding import pin_threads
     from dom2lite.train.own_value import own_value
     from dom2lite.train.restore import critic_and_calibration_set, run_card
     from dom2lite.train.runs import read_config
+    from dom2lite.train.summary import stored_runs
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="+")
@@ -41,7 +42,12 @@ def main(argv=None) -> int:
     parser.add_argument("--keep-from", default=None, metavar="FILE",
                         help="keep this file's rows for runs not named here (a missing file keeps nothing)")
     args = parser.parse_args(argv)
-    kept = _kept_rows(parser, args.keep_from, {str(Path(d)) for d in args.run_dirs})
+    here = {str(Path(d)) for d in args.run_dirs}
+    try:
+        stored = stored_runs(args.keep_from, ("run_dir", "algo", "seed")) if args.keep_from else []
+    except FileFieldError as exc:
+        parser.error(f"--keep-from: {exc}")
+    kept = [r for r in stored if str(Path(r["run_dir"])) not in here]
     pin_threads()
     rows = []
     for run_dir in args.run_dirs:
@@ -72,20 +78,6 @@ def main(argv=None) -> int:
     extra = {"kept_from": {"file": args.keep_from, "runs": [r["run_dir"] for r in kept]}} if args.keep_from else {}
     atomic_write_json(args.out, {"provenance": provenance(["python", *sys.argv]), "runs": rows, **extra})
     return 0
-
-
-def _kept_rows(parser: argparse.ArgumentParser, path: str | None, here: set[str]) -> list[dict]:
-    """The rows of an earlier own-value file whose runs are not among ``here``."""
-    if path is None or not Path(path).exists():
-        return []
-    try:
-        rows = json.loads(Path(path).read_text())["runs"]
-    except (ValueError, KeyError, TypeError):
-        parser.error(f"--keep-from {path}: not a file written by this script (no 'runs' list)")
-    if not isinstance(rows, list) or not all(isinstance(r, dict) and {"run_dir", "algo", "seed"} <= r.keys()
-                                             for r in rows):
-        parser.error(f"--keep-from {path}: its 'runs' are not rows of this script (run_dir, algo, seed)")
-    return [r for r in rows if str(Path(r["run_dir"])) not in here]
 
 
 if __name__ == "__main__":

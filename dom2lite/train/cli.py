@@ -191,19 +191,19 @@ def _summarise(args: argparse.Namespace) -> int:
     from dom2lite.errors import ConfigError
     from dom2lite.io import atomic_write_json
     from dom2lite.provenance import provenance
-    from dom2lite.train.summary import summarise
+    from dom2lite.train.summary import stored_runs, summarise
 
     keep = None
     if args.keep_from:
         if args.until is not None:
             raise ConfigError("--until", "cannot be combined with --keep-from",
                               hint="the kept runs are summarised as they were stored; leave out one of the two")
-        keep = _stored_runs(Path(args.keep_from))
+        keep = stored_runs(args.keep_from)
     out = summarise(args.run_dirs, until=args.until, keep=keep)
     if args.out:
         command = ["python", "-m", "dom2lite", *getattr(args, "argv", sys.argv[1:])]
-        here = {r["run_dir"] for r in out["runs"]} - {str(Path(d)) for d in args.run_dirs}
-        extra = {"kept_from": {"file": args.keep_from, "runs": sorted(here)}} if keep is not None else {}
+        kept = {r["run_dir"] for r in out["runs"]} - {str(Path(d)) for d in args.run_dirs}
+        extra = {"kept_from": {"file": args.keep_from, "runs": sorted(kept)}} if keep is not None else {}
         atomic_write_json(args.out, {**out, **extra, "provenance": provenance(command)})
     for key, entry in out["settings"].items():
         shown = [f"{name.split('/')[-1]} {entry[name]['mean']:.3g} ± {entry[name]['std']:.2g}"
@@ -213,23 +213,6 @@ def _summarise(args: argparse.Namespace) -> int:
     if args.out:
         print(args.out)
     return 0
-
-
-def _stored_runs(path: Path) -> list[dict]:
-    """The ``runs`` of a results file written by ``summarise`` (none when the file is not there yet)."""
-    from dom2lite.errors import FileFieldError
-
-    if not path.exists():
-        return []
-    hint = "name a results file written by `summarise --out`, or leave out --keep-from"
-    try:
-        runs = json.loads(path.read_text()).get("runs")
-    except (ValueError, AttributeError) as exc:
-        raise FileFieldError(path, None, "not a JSON object", hint=hint) from exc
-    if not isinstance(runs, list) or not all(isinstance(r, dict) and {"run_dir", "setting", "seed"} <= r.keys()
-                                             for r in runs):
-        raise FileFieldError(path, "runs", "not a list of run summaries (run_dir, setting, seed)", hint=hint)
-    return runs
 
 
 def register(subparsers) -> None:

@@ -101,6 +101,26 @@ def eval_curve(rows: list[dict[str, Any]]) -> dict[str, list]:
     return dict(curve)
 
 
+def stored_runs(path: str | Path, required: tuple[str, ...] = ("run_dir", "setting", "seed")) -> list[dict]:
+    """The ``runs`` of a results file written earlier (none when the file is not there yet), each with
+    the ``required`` fields; :class:`~dom2lite.errors.FileFieldError` when the file holds no such list."""
+    import json
+
+    from dom2lite.errors import FileFieldError
+
+    path = Path(path)
+    if not path.exists():
+        return []
+    hint = "name a results file written by the same command, or leave out --keep-from"
+    try:
+        runs = json.loads(path.read_text()).get("runs")
+    except (ValueError, AttributeError) as exc:
+        raise FileFieldError(path, None, "not a JSON object", hint=hint) from exc
+    if not isinstance(runs, list) or not all(isinstance(r, dict) and set(required) <= r.keys() for r in runs):
+        raise FileFieldError(path, "runs", f"not a list of run summaries ({', '.join(required)})", hint=hint)
+    return runs
+
+
 def summarise(run_dirs, until: int | None = None, keep: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Per-run summaries and, per setting (task, quality, algorithm, every other field but the seed),
     mean ± std over seeds of each figure. Settings that share a label are told apart by their fields
