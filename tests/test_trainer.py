@@ -1,4 +1,5 @@
-"""The shared training loop: pieces resume bit-identically, guards stop diverging runs."""
+"""The shared training loop: pieces resume bit-identically (log windows too), rows are window means,
+guards stop diverging runs."""
 
 from __future__ import annotations
 
@@ -78,6 +79,23 @@ def test_training_in_pieces_equals_one_run(tmp_path):
 
     assert torch.equal(_weights(whole), _weights(second))
     assert log_whole == log_pieces
+
+
+class StepAlgo(ToyAlgo):
+    """Reports its step number as the loss, and an actor metric on every other step only."""
+
+    def update(self, batch):
+        self.steps += 1
+        out = {"loss": float(self.steps), "q_min": -float(self.steps), "q_max": float(self.steps)}
+        return out if self.steps % 2 else {**out, "actor_loss": 10.0 * self.steps}
+
+
+def test_logged_rows_are_window_means(tmp_path):
+    log = fit(StepAlgo(), ToySampler(0), 8, FitSchedule(steps=8, log_every=4), tmp_path, progress=False)
+    assert log == [
+        {"step": 4, "loss": 2.5, "q_min": -4.0, "q_max": 4.0, "actor_loss": 30.0},  # steps 1-4; actor: 2, 4
+        {"step": 8, "loss": 6.5, "q_min": -8.0, "q_max": 8.0, "actor_loss": 70.0},  # steps 5-8; actor: 6, 8
+    ]
 
 
 def test_nan_guard_names_step_and_quantity(tmp_path):

@@ -1,8 +1,9 @@
 """The offline training loop shared by DOM2 and every baseline.
 
-``fit`` draws mini-batches from a sampler, calls ``algo.update`` for all agents at once, logs metrics,
-evaluates the current policy now and then, and writes checkpoints from which an interrupted run
-continues bit-identically (same seed, same thread count). Two guards stop a run that has gone wrong,
+``fit`` draws mini-batches from a sampler, calls ``algo.update`` for all agents at once, logs metrics
+(each row the mean over the steps since the row before, :mod:`dom2lite.train.log_window`), evaluates
+the current policy now and then, and writes checkpoints from which an interrupted run continues
+bit-identically (same seed, same thread count). Two guards stop a run that has gone wrong,
 naming the step and the quantity: a NaN/inf in any logged metric, and a Q value beyond ``q_limit``.
 The policy reported at the end is the final one, never the best seen on the way.
 
@@ -31,6 +32,7 @@ from dom2lite.train.checkpoint import (
     save_checkpoint,
     set_global_rng_state,
 )
+from dom2lite.train.log_window import LogWindow
 from dom2lite.train.runs import MetricsLog
 
 EvalFn = Callable[[Any], dict[str, float]]
@@ -69,8 +71,9 @@ def check_metrics(step: int, metrics: dict[str, float], q_limit: float) -> None:
             raise TrainingDiverged(step, f"{key} (|Q| > q_limit={q_limit:g})", metrics[key])
 
 
-def _resume(algo, samplers, run_dirs: list[Path], checkpoint_every: int) -> int:
-    """Load every member's checkpoint at the newest step all members have; return that step (0: none).
+def _resume(algo, samplers, windows: list[LogWindow], run_dirs: list[Path], checkpoint_every: int) -> int:
+    """Load every member's checkpoint (and its log window) at the newest step all members have; return
+    that step (0: none).
 
     A member may be at most one checkpoint ahead of the others (a kill between two members' writes);
     members further apart (a member folder continued on its own) are refused, naming every folder."""
@@ -92,8 +95,9 @@ def _resume(algo, samplers, run_dirs: list[Path], checkpoint_every: int) -> int:
         algo.load_state_dict(ckpts[0]["algo"])
     else:
         load_member_state_dicts(algo, [c["algo"] for c in ckpts])
-    for sampler, c in zip(samplers, ckpts):
+    for sampler, window, c in zip(samplers, windows, ckpts):
         sampler.load_state_dict(c["sampler"])
+        window.load_state_dict(c.get("log_window"))
     set_global_rng_state(ckpts[0]["rng"])
     return start
 
@@ -122,7 +126,8 @@ def fit(
         raise ValueError(f"{members} members need as many samplers and run folders, "
                          f"got {len(samplers)} and {len(run_dirs)}")
     logs = [MetricsLog(d) for d in run_dirs]
-    start = _resume(algo, samplers, run_dirs, schedule.checkpoint_every)
+    windows = [LogWindow() for _ in run_dirs]  # each row: the mean over the steps since the row before
+    start = _resume(algo, samplers, windows, run_dirs, schedule.checkpoint_every)
     for log in logs:
         log.truncate_after(start)
     end = schedule.steps if stop_after is None else min(schedule.steps, start + stop_after)
@@ -139,7 +144,8 @@ def fit(
             batch = stack_batches([s.sample(batch_size) for s in samplers])  # one member: its own batch
             metrics = algo.update(batch)
             metrics = [metrics] if solo else metrics
-            for m, d in zip(metrics, run_dirs):
+            for m, d, window in zip(metrics, run_dirs, windows):
+                window.add(m)
                 try:
                     check_metrics(step, m, schedule.q_limit)
                 except TrainingDiverged as err:
@@ -148,8 +154,8 @@ def fit(
                     raise TrainingDiverged(step, f"{err.quantity} of the member in {d} (the other members' folders "
                                                  "continue on their own: train --seed S --run-dir DIR)", err.value) from None
             if step % schedule.log_every == 0 or step == schedule.steps:
-                for log, m in zip(logs, metrics):
-                    log.append({"step": step, **m})
+                for log, window in zip(logs, windows):
+                    log.append({"step": step, **window.flush()})
             if eval_fn is not None and (step % schedule.eval_every == 0 or step == schedule.steps):
                 out = eval_fn(algo)
                 last_eval = [out] if solo else out
@@ -157,9 +163,10 @@ def fit(
                     log.append({"step": step, **e})
             if step % schedule.checkpoint_every == 0 or step == end:
                 full = algo.state_dict()
-                for k, (d, s) in enumerate(zip(run_dirs, samplers)):
+                for k, (d, s, window) in enumerate(zip(run_dirs, samplers, windows)):
                     state = full if solo else member_state_dict(algo, k, full)
-                    save_checkpoint(d, step, {"algo": state, "sampler": s.state_dict()})
+                    save_checkpoint(d, step, {"algo": state, "sampler": s.state_dict(),
+                                              "log_window": window.state_dict()})
             if bar is not None:
                 bar.update(1)
                 if step % 10 == 0 or step == end:
