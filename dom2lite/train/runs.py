@@ -2,7 +2,8 @@
 
 - ``config.json``: the resolved configuration, the data set card's identity and the provenance
   (command line, git commit, versions).
-- ``metrics.jsonl``: one JSON object per logged step (losses, Q statistics, gradient norms) and per
+- ``metrics.jsonl``: one JSON object per logged step (losses, Q statistics, gradient norms, each the mean
+  over the steps since the row before: :mod:`dom2lite.train.log_window`) and per
   evaluation (``{"step": ..., "eval/return_mean": ...}``). On resume, lines past the checkpoint's step
   are dropped so the file matches an uninterrupted run.
 - ``ckpt_*.pt``: see ``dom2lite.train.checkpoint``.

@@ -45,7 +45,7 @@ class FitSchedule:
     steps: int
     """Total number of gradient steps (each updates every agent)."""
     log_every: int = 100
-    """Write the update's metrics to metrics.jsonl every this many steps."""
+    """Write to metrics.jsonl every this many steps: the mean of each metric over the steps since the last row."""
     eval_every: int = 1000
     """Evaluate the current policy every this many steps (and always after the last step)."""
     checkpoint_every: int = 1000
