@@ -1,8 +1,8 @@
 """What a metrics row says about the steps since the row before: the window's mean, not one mini-batch.
 
 A run logs every ``log_every`` steps. Logging only the update of that one step made a logged curve a
-sample of single mini-batches, and one unlucky batch (DOM2 on spread-medium: one batch's TD error 7.5
-times the median) could decide the ``td_growth`` verdict of chapter 05. ``LogWindow`` instead sums every
+sample of single mini-batches, and one unlucky batch (DOM2 on spread-medium, chapter 07: one logged
+TD error tens of times the others) could decide the ``td_growth`` verdict of chapter 05. ``LogWindow`` instead sums every
 step's metrics and gives, at a log step, each metric's mean over the steps of the window that reported
 it (actor metrics come only on the steps that update the actor), the minimum of ``q_min`` and the
 maximum of ``q_max``. Its state goes into the checkpoints, so a run continued from a checkpoint that
