@@ -68,6 +68,8 @@ def test_summarise_keeps_settings_apart_and_averages_seeds(runs, tmp_path, capsy
     assert main(["summarise", *map(str, runs.values()), "--out", str(out)]) == 0
     written = json.loads(out.read_text())
     assert written["provenance"]["command"].startswith("python -m dom2lite summarise ")
+    import torch
+    assert all(r["torch_threads"] == torch.get_num_threads() for r in written["runs"])  # as each run trained
     settings = written["settings"]
     assert sorted(settings) == ["spread-expert/cql [cql_lagrange=False]", "spread-expert/cql [cql_lagrange=True]"]
     for lagrange in (False, True):

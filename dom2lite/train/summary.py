@@ -56,6 +56,7 @@ def run_summary(run_dir: str | Path, until: int | None = None) -> dict[str, Any]
         "reward_scale": cfg.get("reward_scale", 1.0), "data_sha256": cfg["data"]["sha256"],
         "commit": cfg.get("provenance", {}).get("git_commit"),
         "command": cfg.get("provenance", {}).get("command"),
+        "torch_threads": cfg.get("provenance", {}).get("torch_threads"),  # CPU results repeat at the same count
         "algo_config": cfg.get("algo_config"),
     }
     out["data_normalised_mean"] = _data_score(cfg["data"]["path"], cfg["data"]["sha256"])

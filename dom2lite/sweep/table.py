@@ -1,0 +1,163 @@
+"""Stored results files as the Results chapter's tables: one row per data set, one column per algorithm,
+mean ± std over seeds, the best mean of each row in bold, and the one command that reproduces each cell.
+
+The inputs are the files ``python -m dom2lite summarise`` writes (``{"runs": [...]}``, each run with its
+``task``, ``quality``, ``algo``, ``seed``, ``command`` and final metrics) and, optionally, the
+re-evaluations ``experiments/own_value.py`` writes (``team_normalised`` over ``episodes`` other episodes).
+Only finished runs count; a cell with fewer seeds than another says so through its ``seeds``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from dom2lite.errors import FileFieldError
+
+NAMES = {"dom2": "DOM2", "cql": "MA-CQL", "omar": "OMAR", "td3bc": "MA-TD3+BC", "bc": "BC"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One algorithm on one data set: a metric over its seeds."""
+
+    mean: float
+    std: float
+    seeds: tuple[int, ...]
+    command: str
+
+    def text(self, digits: int = 1) -> str:
+        return f"{self.mean:.{digits}f} ± {self.std:.{digits}f}"
+
+
+def read_runs(paths: Iterable[str | Path]) -> list[dict]:
+    """Every finished run of the given results files (a missing file is skipped; a file without
+    ``runs``, or a run stored in two files, is an error naming the file)."""
+    runs, seen = [], {}
+    for path in map(Path, paths):
+        if not path.is_file():
+            continue
+        content = json.loads(path.read_text())
+        if not isinstance(content, dict) or not isinstance(content.get("runs"), list):
+            raise FileFieldError(path, "runs", "not a results file (no list of runs)")
+        for r in content["runs"]:
+            if not r.get("finished"):
+                continue
+            key = (r["task"], r["quality"], r["algo"], r["seed"])
+            if key in seen:
+                raise FileFieldError(path, "runs", f"{'/'.join(map(str, key))} is stored in {seen[key]} too")
+            seen[key] = path
+            runs.append(r)
+    return runs
+
+
+def read_reevaluations(paths: Iterable[str | Path], episodes: int = 200) -> dict[tuple, float]:
+    """``(task, quality, algo, seed) -> team_normalised`` of the re-evaluations over ``episodes`` episodes."""
+    out = {}
+    for path in map(Path, paths):
+        if path.is_file():
+            for r in json.loads(path.read_text())["runs"]:
+                if r.get("episodes") == episodes:
+                    out[r["task"], r["quality"], r["algo"], r["seed"]] = r["team_normalised"]
+    return out
+
+
+def _seed_range(seeds: list[int]) -> str:
+    seeds = sorted(seeds)
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(map(str, seeds))
+
+
+def calibration_command(run: dict, seeds: list[int]) -> str:
+    """The ``experiments/calibration.sh`` call that trains ``run``'s setting for ``seeds`` as ``run`` was
+    trained: its batch size and checkpoint interval read from the run's own command, and its torch thread
+    count where the run recorded one other than the script's default of 1 (a CPU run repeats bit for bit
+    only at the same count)."""
+    words = shlex.split(run["command"])
+    threads = run.get("torch_threads")
+    env = [f"DOM2LITE_THREADS={threads}"] if threads not in (None, 1) else []
+    for flag, var in (("--set", "DOM2LITE_BATCH"), ("--checkpoint-every", "DOM2LITE_CKPT")):
+        for i, word in enumerate(words[:-1]):
+            value = words[i + 1]
+            if word == flag and (flag != "--set" or value.startswith("batch_size=")):
+                env.append(f"{var}={value.split('=')[-1]}")
+    steps = run["steps"]
+    return " ".join(env + ["bash experiments/calibration.sh", run["task"], run["quality"], run["algo"],
+                           _seed_range(seeds), str(steps)])
+
+
+def score_table(runs: list[dict], key: str = "eval/normalised_mean",
+                values: dict[tuple, float] | None = None) -> dict[str, dict[str, Cell]]:
+    """``{"spread-expert": {"cql": Cell, ...}, ...}``: ``key`` of each run (or, with ``values``, the
+    run's entry there, e.g. a 200-episode re-evaluation; runs without one are left out) over seeds."""
+    grouped: dict[str, dict[str, list[tuple[int, float, dict]]]] = {}
+    for run in runs:
+        if values is None:
+            value = run.get(key)
+        else:
+            value = values.get((run["task"], run["quality"], run["algo"], run["seed"]))
+        if value is None:
+            continue
+        row = grouped.setdefault(f"{run['task']}-{run['quality']}", {}).setdefault(run["algo"], [])
+        row.append((run["seed"], float(value), run))
+    table = {}
+    for name, by_algo in grouped.items():
+        table[name] = {}
+        for algo, entries in by_algo.items():
+            seeds = [s for s, _, _ in entries]
+            if len(set(seeds)) != len(seeds):
+                raise FileFieldError(None, "seed", f"{name}/{algo}: a seed given twice ({sorted(seeds)})")
+            x = np.array([v for _, v, _ in entries])
+            table[name][algo] = Cell(float(x.mean()), float(x.std()), tuple(sorted(seeds)),
+                                     calibration_command(entries[0][2], seeds))
+    return table
+
+
+def data_means(runs: list[dict]) -> dict[str, float]:
+    """``{"spread-expert": the data set's own normalised mean, ...}`` as the runs recorded it."""
+    return {f"{r['task']}-{r['quality']}": r["data_normalised_mean"] for r in runs if "data_normalised_mean" in r}
+
+
+def coverage(runs: list[dict], tasks, qualities, algos) -> dict[str, dict[str, int]]:
+    """``{"spread-expert": {"dom2": number of finished seeds, ...}, ...}`` over the whole grid (0: not run)."""
+    count = {f"{t}-{q}": {a: 0 for a in algos} for t in tasks for q in qualities}
+    for r in runs:
+        row = count.get(f"{r['task']}-{r['quality']}")
+        if row is not None and r["algo"] in row:
+            row[r["algo"]] += 1
+    return count
+
+
+def markdown(table: dict[str, dict[str, Cell]], algos: list[str], digits: int = 1,
+             best: str | None = "max", data: dict[str, float] | None = None) -> str:
+    """The table as Markdown: rows in ``table``'s order, the best mean of each row in bold (``best``:
+    ``"max"``, ``"min"`` or None for no bold; only in a row of more than one cell), a cell with fewer seeds than the row's most marked with its seed count;
+    with ``data`` (:func:`data_means`), a first column with the data set's own score."""
+    lines = ["| data set | " + ("data | " if data else "") + " | ".join(NAMES.get(a, a) for a in algos) + " |",
+             "|---|" + "---|" * (len(algos) + bool(data))]
+    for name, row in table.items():
+        means = {a: c.mean for a, c in row.items() if a in algos}
+        if best not in ("max", "min", None):
+            raise ValueError(f"best must be 'max', 'min' or None, not {best!r}")
+        top = {"max": max, "min": min}[best](means, key=means.get) if best and len(means) > 1 else None
+        most = max((len(c.seeds) for c in row.values()), default=0)
+        cells = []
+        for algo in algos:
+            cell = row.get(algo)
+            if cell is None:
+                cells.append("–")
+                continue
+            text = cell.text(digits)
+            text = f"**{text}**" if algo == top else text
+            cells.append(text + (f" ({len(cell.seeds)} seed{'s' * (len(cell.seeds) > 1)})"
+                                 if len(cell.seeds) < most else ""))
+        if data:
+            cells.insert(0, f"{data[name]:.{digits}f}" if name in data else "–")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

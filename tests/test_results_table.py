@@ -1,0 +1,87 @@
+"""``dom2lite.sweep.table``: results files as mean ± std tables with the best in bold and one command per cell."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dom2lite.errors import FileFieldError
+from dom2lite.sweep.table import (calibration_command, coverage, data_means, markdown, read_reevaluations, read_runs,
+                                  score_table)
+
+
+def run(algo, seed, score, task="spread", quality="expert", finished=True, batch=256):
+    command = (f"python -m dom2lite train --task {task} --quality {quality} --algo {algo} --seed {seed} "
+               f"--profile full --steps 20000 --checkpoint-every 1000 --set batch_size={batch} --set lr=0.1")
+    return {"task": task, "quality": quality, "algo": algo, "seed": seed, "steps": 20000, "finished": finished,
+            "eval/normalised_mean": score, "command": command}
+
+
+def write(path, runs):
+    path.write_text(json.dumps({"runs": runs}))
+    return path
+
+
+def test_cells_are_means_over_seeds_of_finished_runs_only(tmp_path):
+    a = write(tmp_path / "a.json", [run("cql", 0, 80.0), run("cql", 1, 90.0), run("cql", 2, 5.0, finished=False)])
+    b = write(tmp_path / "b.json", [run("dom2", 0, 70.0), run("cql", 0, 40.0, quality="medium")])
+    table = score_table(read_runs([a, b, tmp_path / "missing.json"]))
+    assert list(table) == ["spread-expert", "spread-medium"]
+    cell = table["spread-expert"]["cql"]
+    assert (cell.mean, cell.std, cell.seeds) == (85.0, 5.0, (0, 1))  # the unfinished seed 2 is left out
+    assert cell.text() == "85.0 ± 5.0"
+    assert table["spread-expert"]["dom2"].seeds == (0,)
+
+
+def test_command_reproduces_the_cell_as_it_was_trained():
+    command = calibration_command(run("omar", 0, 1.0, task="tag", quality="medium"), [2, 0, 1])
+    assert command == "DOM2LITE_BATCH=256 DOM2LITE_CKPT=1000 bash experiments/calibration.sh tag medium omar 0-2 20000"
+    plain = dict(run("bc", 0, 1.0), command="python -m dom2lite train --task spread --algo bc --seed 0")
+    assert calibration_command(plain, [0, 2]) == "bash experiments/calibration.sh spread expert bc 0,2 20000"
+    assert calibration_command(dict(plain, torch_threads=1), [0]) == "bash experiments/calibration.sh spread expert bc 0 20000"
+    two = calibration_command(dict(run("dom2", 0, 1.0), torch_threads=2), [0])
+    assert two.startswith("DOM2LITE_THREADS=2 DOM2LITE_BATCH=256 DOM2LITE_CKPT=1000 bash")
+
+
+def test_markdown_bolds_the_best_mean_and_marks_missing_seeds():
+    runs = [run("cql", s, 80.0 + s) for s in range(3)] + [run("omar", 0, 95.0)] + [run("bc", 0, 1.0, quality="medium")]
+    text = markdown(score_table(runs), ["cql", "omar", "dom2"]).splitlines()
+    assert text[0] == "| data set | MA-CQL | OMAR | DOM2 |"
+    assert text[2] == "| spread-expert | 81.0 ± 0.8 | **95.0 ± 0.0** (1 seed) | – |"
+    assert text[3] == "| spread-medium | – | – | – |"  # BC is not a column; nothing to bold
+    lower = markdown(score_table(runs), ["cql", "omar"], best="min").splitlines()
+    assert lower[2].startswith("| spread-expert | **81.0 ± 0.8** |")
+    assert "**" not in markdown(score_table(runs), ["cql", "omar"], best=None)
+
+
+def test_data_column_and_coverage_of_the_whole_grid():
+    runs = [dict(run("cql", s, 50.0), data_normalised_mean=47.25) for s in range(2)] + [run("omar", 0, 60.0)]
+    text = markdown(score_table(runs), ["cql", "omar"], data=data_means(runs)).splitlines()
+    assert text[0] == "| data set | data | MA-CQL | OMAR |" and text[1] == "|---|---|---|---|"
+    assert text[2] == "| spread-expert | 47.2 | 50.0 ± 0.0 | **60.0 ± 0.0** (1 seed) |"
+    grid = coverage(runs, ["spread", "tag"], ["expert"], ["cql", "omar", "bc"])
+    assert grid == {"spread-expert": {"cql": 2, "omar": 1, "bc": 0}, "tag-expert": {"cql": 0, "omar": 0, "bc": 0}}
+
+
+def test_reevaluations_replace_the_metric_and_runs_without_one_drop_out(tmp_path):
+    own = write(tmp_path / "own.json", [
+        {"task": "spread", "quality": "expert", "algo": "cql", "seed": 0, "episodes": 200, "team_normalised": 96.0},
+        {"task": "spread", "quality": "expert", "algo": "cql", "seed": 1, "episodes": 20, "team_normalised": 1.0}])
+    values = read_reevaluations([own])
+    assert values == {("spread", "expert", "cql", 0): 96.0}
+    table = score_table([run("cql", 0, 80.0), run("cql", 1, 90.0)], values=values)
+    assert table["spread-expert"]["cql"].seeds == (0,) and table["spread-expert"]["cql"].mean == 96.0
+
+
+def test_bad_files_and_duplicate_seeds_are_named(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"settings": {}}))
+    with pytest.raises(FileFieldError, match="bad.json"):
+        read_runs([bad])
+    a = write(tmp_path / "a.json", [run("cql", 0, 1.0)])
+    b = write(tmp_path / "b.json", [run("cql", 0, 2.0)])
+    with pytest.raises(FileFieldError, match=r"b\.json.*spread/expert/cql/0 is stored in .*a\.json"):
+        read_runs([a, b])
+    with pytest.raises(FileFieldError, match="spread-expert/cql"):
+        score_table([run("cql", 0, 1.0), run("cql", 0, 2.0)])
