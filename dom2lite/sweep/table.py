@@ -87,9 +87,8 @@ def calibration_command(run: dict, seeds: list[int]) -> str:
             value = words[i + 1]
             if word == flag and (flag != "--set" or value.startswith("batch_size=")):
                 env.append(f"{var}={value.split('=')[-1]}")
-    steps = run["steps"]
     return " ".join(env + ["bash experiments/calibration.sh", run["task"], run["quality"], run["algo"],
-                           _seed_range(seeds), str(steps)])
+                           _seed_range(seeds), str(run["steps"])])
 
 
 def score_table(runs: list[dict], key: str = "eval/normalised_mean",
@@ -137,14 +136,15 @@ def coverage(runs: list[dict], tasks, qualities, algos) -> dict[str, dict[str, i
 def markdown(table: dict[str, dict[str, Cell]], algos: list[str], digits: int = 1,
              best: str | None = "max", data: dict[str, float] | None = None) -> str:
     """The table as Markdown: rows in ``table``'s order, the best mean of each row in bold (``best``:
-    ``"max"``, ``"min"`` or None for no bold; only in a row of more than one cell), a cell with fewer seeds than the row's most marked with its seed count;
-    with ``data`` (:func:`data_means`), a first column with the data set's own score."""
+    ``"max"``, ``"min"`` or None for no bold; only in a row of more than one cell), a cell with fewer
+    seeds than the row's most marked with its seed count; with ``data`` (:func:`data_means`), a first
+    column with the data set's own score."""
+    if best not in ("max", "min", None):
+        raise ValueError(f"best must be 'max', 'min' or None, not {best!r}")
     lines = ["| data set | " + ("data | " if data else "") + " | ".join(NAMES.get(a, a) for a in algos) + " |",
              "|---|" + "---|" * (len(algos) + bool(data))]
     for name, row in table.items():
         means = {a: c.mean for a, c in row.items() if a in algos}
-        if best not in ("max", "min", None):
-            raise ValueError(f"best must be 'max', 'min' or None, not {best!r}")
         top = {"max": max, "min": min}[best](means, key=means.get) if best and len(means) > 1 else None
         most = max((len(c.seeds) for c in row.values()), default=0)
         cells = []
