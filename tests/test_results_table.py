@@ -42,6 +42,8 @@ def test_command_reproduces_the_cell_as_it_was_trained():
     assert calibration_command(dict(plain, torch_threads=1), [0]) == "bash experiments/calibration.sh spread expert bc 0 20000"
     two = calibration_command(dict(run("dom2", 0, 1.0), torch_threads=2), [0])
     assert two.startswith("DOM2LITE_THREADS=2 DOM2LITE_BATCH=256 DOM2LITE_CKPT=1000 bash")
+    mixed = score_table([run("dom2", 0, 1.0), dict(run("dom2", 1, 1.0), torch_threads=2)])  # seed 0: not recorded
+    assert mixed["spread-expert"]["dom2"].command.startswith("DOM2LITE_THREADS=2 ")
 
 
 def test_markdown_bolds_the_best_mean_and_marks_missing_seeds():

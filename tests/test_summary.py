@@ -179,3 +179,33 @@ def test_own_value_script_writes_every_run_with_provenance(runs, tmp_path):
     again = json.loads(out.read_text())
     assert [r["run_dir"] for r in again["runs"]] == [r["run_dir"] for r in stored["runs"]]
     assert again["runs"][1] == stored["runs"][1] and again["kept_from"]["runs"] == [str(runs[False, 1])]
+
+
+def test_q_tail_script_reads_every_transition_of_both_heads(runs, tmp_path):
+    import runpy
+    from pathlib import Path
+
+    import torch
+
+    from dom2lite.critics.calibration import monte_carlo_returns
+    from dom2lite.train.experiment import load_training_data
+    from dom2lite.train.restore import load_policy
+
+    script = Path(__file__).resolve().parents[1] / "experiments" / "q_tail.py"
+    out = tmp_path / "tail.json"
+    assert runpy.run_path(str(script))["main"]([str(runs[True, 0]), "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["runs"]
+    cfg = read_config(runs[True, 0])
+    data, _, _ = load_training_data(cfg["task"], cfg["quality"], cfg["data_seed"],
+                                    Path(cfg["data"]["path"]).parent, cfg["data_fraction"], cfg["seed"])
+    algo = load_policy(runs[True, 0])
+    with torch.no_grad():
+        q1, q2 = algo.critic(*(torch.as_tensor(np.asarray(x), dtype=torch.float32) for x in (data.obs, data.act, data.state)))
+    q = (torch.minimum(q1, q2) / float(algo.reward_scale)).numpy()  # [T, n] the smaller head, raw units
+    mc = monte_carlo_returns(data, algo.config.gamma)
+    lo, hi = np.percentile(mc, [1, 99])
+    assert row["transitions"] == data.n_transitions and row["step"] == STEPS
+    assert row["q_min"] == pytest.approx(float(q.min()), rel=1e-5)
+    assert row["q_percentiles"]["50"] == pytest.approx(float(np.percentile(q, 50)), rel=1e-5)
+    assert row["floor"] == pytest.approx(float(mc.min() - (hi - lo)), rel=1e-5)
+    assert row["far_below"] == int((q < row["floor"]).any(-1).sum())

@@ -113,8 +113,10 @@ def score_table(runs: list[dict], key: str = "eval/normalised_mean",
             if len(set(seeds)) != len(seeds):
                 raise FileFieldError(None, "seed", f"{name}/{algo}: a seed given twice ({sorted(seeds)})")
             x = np.array([v for _, v, _ in entries])
+            # the command from a run that recorded its thread count, where one did (older summaries did not)
+            like = next((r for _, _, r in entries if r.get("torch_threads") is not None), entries[0][2])
             table[name][algo] = Cell(float(x.mean()), float(x.std()), tuple(sorted(seeds)),
-                                     calibration_command(entries[0][2], seeds))
+                                     calibration_command(like, seeds))
     return table
 
 
