@@ -5,7 +5,7 @@
 For every run folder: its final critic's Q on every transition of its data set (each head, raw reward
 units), percentiles of the smaller head and of the Monte-Carlo returns (chapter 05's calibration
 targets), how many transitions' Q lies below the lowest return minus the return range (``far_below``),
-and how far the two heads disagree there. The calibration figures of ``metrics.jsonl`` use a fixed
+how far the two heads disagree there, and which agents and which head the far values belong to. The calibration figures of ``metrics.jsonl`` use a fixed
 subsample of 4,096 rows, which a tail of a few dozen transitions can miss.
 """
 
@@ -61,6 +61,8 @@ def main(argv=None) -> int:
             "mc_percentiles": dict(zip(map(str, PERCENTILES), np.percentile(mc, PERCENTILES).tolist())),
             "q_min": float(q_low.min()), "floor": float(floor), "far_below": int(far.any(-1).sum()),
             "head_gap_far": float(np.abs(q[0] - q[1])[far].mean()) if far.any() else None,
+            "far_by_agent": far.sum(0).tolist(),  # [n]: which agents' critics
+            "far_by_head": [int((far & (q[k] <= q[1 - k])).sum()) for k in (0, 1)],  # the lower head there
             "commit": cfg.get("provenance", {}).get("git_commit"),
         })
         r = rows[-1]
