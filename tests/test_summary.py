@@ -211,3 +211,4 @@ def test_q_tail_script_reads_every_transition_of_both_heads(runs, tmp_path):
     assert row["far_below"] == int((q < row["floor"]).any(-1).sum())
     far = q < row["floor"]
     assert row["far_by_agent"] == far.sum(0).tolist() and sum(row["far_by_head"]) == int(far.sum())
+    assert row["far_in_calibration_set"] <= row["far_below"]

@@ -95,13 +95,19 @@ class CalibrationSet:
     tail: str
 
 
+def calibration_rows(n_transitions: int, n_rows: int = 4096, seed: int = 0) -> np.ndarray:
+    """The sorted rows :func:`calibration_set` picks: ``n_rows`` of them with a fixed seed (all of a smaller set)."""
+    if n_transitions <= n_rows:
+        return np.arange(n_transitions)
+    return np.sort(np.random.default_rng(seed).choice(n_transitions, n_rows, replace=False))
+
+
 def calibration_set(dataset, gamma: float, n_rows: int = 4096, seed: int = 0, tail: str = "episode_end",
                     device: torch.device | str = "cpu") -> CalibrationSet:
     """Pick ``n_rows`` rows (all of them in a smaller data set) with a fixed seed and compute their returns."""
     mc_all = monte_carlo_returns(dataset, gamma, tail)  # [T, n]
     lo, hi = np.percentile(mc_all, [1, 99])
-    t = dataset.n_transitions
-    rows = np.arange(t) if t <= n_rows else np.sort(np.random.default_rng(seed).choice(t, n_rows, replace=False))
+    rows = calibration_rows(dataset.n_transitions, n_rows, seed)
     as_t = lambda x: torch.as_tensor(np.asarray(x)[rows], dtype=torch.float32, device=device)  # noqa: E731
     return CalibrationSet(as_t(dataset.obs), as_t(dataset.act), as_t(dataset.state), as_t(mc_all),
                           float(max(hi - lo, mc_all.std(), 1e-8)), float(gamma), tail)
