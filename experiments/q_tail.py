@@ -6,7 +6,9 @@ For every run folder: its final critic's Q on every transition of its data set (
 units), percentiles of the smaller head and of the Monte-Carlo returns (chapter 05's calibration
 targets), how many transitions' Q lies below the lowest return minus the return range (``far_below``),
 how far the two heads disagree there, which agents and which head the far values belong to, and how
-many of those transitions the calibration's subsample holds. The calibration figures of
+many of those transitions the calibration's subsample holds; and there the median of each head and of
+the TD target (one draw of the target policy's actions at o'), which tells a head that left its own
+target from the end of a chain of low targets. The calibration figures of
 ``metrics.jsonl`` use a fixed subsample of 4,096 rows, in which a tail of a few dozen transitions of
 100,000 weighs next to nothing.
 """
@@ -25,6 +27,7 @@ PERCENTILES = (0.001, 0.01, 0.1, 1, 50, 99)
 
 def main(argv=None) -> int:
     from dom2lite.critics.calibration import calibration_rows, monte_carlo_returns
+    from dom2lite.critics.targets import td_target
     from dom2lite.io import atomic_write_json
     from dom2lite.provenance import provenance
     from dom2lite.seeding import pin_threads
@@ -56,6 +59,18 @@ def main(argv=None) -> int:
         lo, hi = np.percentile(mc, [1, 99])
         floor = mc.min() - (hi - lo)
         far = q_low < floor  # [T, n]
+        far_rows = np.where(far.any(-1))[0]
+        heads_far = target_far = None
+        if far_rows.size:  # is a far value far from its own TD target, or the end of a chain of low targets?
+            pick = lambda x: torch.as_tensor(np.asarray(x)[far_rows], dtype=torch.float32, device=algo.device)  # noqa: E731
+            scale = float(algo.reward_scale)
+            with torch.no_grad():
+                a_next = algo.target_actions(pick(data.next_obs))  # [F, n, A]: one draw of the target policy
+                t1, t2 = algo.critic_target(pick(data.next_obs), a_next, pick(data.next_state))  # [F, n] each
+                y = td_target(pick(data.rew) * scale, pick(data.terminated), t1, t2, algo.config.gamma) / scale
+            mask = far[far_rows]  # [F, n]
+            heads_far = [float(np.median(q[k][far_rows][mask])) for k in (0, 1)]
+            target_far = float(np.median(y.cpu().numpy()[mask]))
         rows.append({
             "run_dir": str(run_dir), "task": cfg["task"], "quality": cfg["quality"], "algo": cfg["algo"],
             "seed": cfg["seed"], "step": algo.trained_steps, "transitions": int(data.n_transitions),
@@ -67,6 +82,8 @@ def main(argv=None) -> int:
             "far_by_head": [int((far & (q[k] <= q[1 - k])).sum()) for k in (0, 1)],  # the lower head there
             # of those, how many rows the calibration figures' fixed subsample holds
             "far_in_calibration_set": int(far.any(-1)[calibration_rows(data.n_transitions)].sum()),
+            # medians over the far values: each head's Q, and the TD target r + gamma min(Q1', Q2')(o', a' ~ pi')
+            "far_heads_median": heads_far, "far_target_median": target_far,
             "commit": cfg.get("provenance", {}).get("git_commit"),
         })
         r = rows[-1]

@@ -212,3 +212,34 @@ def test_q_tail_script_reads_every_transition_of_both_heads(runs, tmp_path):
     far = q < row["floor"]
     assert row["far_by_agent"] == far.sum(0).tolist() and sum(row["far_by_head"]) == int(far.sum())
     assert row["far_in_calibration_set"] <= row["far_below"]
+    assert (row["far_heads_median"] is None) == (row["far_target_median"] is None) == (row["far_below"] == 0)
+
+
+def test_q_tail_tells_a_head_that_left_its_target(runs, tmp_path, monkeypatch):
+    """Head 2 of agent 0 pushed 1,000 below the rest: every one of that agent's values is far, all in head 2,
+    while head 1 and the TD target (from the unshifted target critic) stay where they were."""
+    import runpy
+    from pathlib import Path
+
+    import torch
+
+    import dom2lite.train.restore as restore
+
+    load = restore.load_policy
+
+    def shifted(run_dir, device=None):
+        algo = load(run_dir, device)
+        last = algo.critic._last_layers()[0]  # stacked heads: slots [head 1 of every agent, head 2 of every agent]
+        with torch.no_grad():
+            last.bias[algo.critic.n_agents] -= 1000.0 * float(algo.reward_scale)  # head 2, agent 0
+        return algo
+
+    monkeypatch.setattr(restore, "load_policy", shifted)
+    script = Path(__file__).resolve().parents[1] / "experiments" / "q_tail.py"
+    out = tmp_path / "tail.json"
+    assert runpy.run_path(str(script))["main"]([str(runs[True, 0]), "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["runs"]
+    assert row["far_by_agent"][0] == row["transitions"] and sum(row["far_by_agent"][1:]) == 0
+    assert row["far_by_head"] == [0, row["transitions"]] and row["head_gap_far"] > 900
+    h1, h2 = row["far_heads_median"]
+    assert h2 < h1 - 900 and abs(row["far_target_median"] - h1) < 100  # head 1 near its target; head 2 far below
