@@ -15,6 +15,7 @@ def run(algo, seed, score, task="spread", quality="expert", finished=True, batch
     command = (f"python -m dom2lite train --task {task} --quality {quality} --algo {algo} --seed {seed} "
                f"--profile full --steps 20000 --checkpoint-every 1000 --set batch_size={batch} --set lr=0.1")
     return {"task": task, "quality": quality, "algo": algo, "seed": seed, "steps": 20000, "finished": finished,
+            "run_dir": f"runs/{task}-{quality}/{algo}-s{seed}",
             "eval/normalised_mean": score, "command": command}
 
 
@@ -68,12 +69,18 @@ def test_data_column_and_coverage_of_the_whole_grid():
 
 def test_reevaluations_replace_the_metric_and_runs_without_one_drop_out(tmp_path):
     own = write(tmp_path / "own.json", [
-        {"task": "spread", "quality": "expert", "algo": "cql", "seed": 0, "episodes": 200, "team_normalised": 96.0},
-        {"task": "spread", "quality": "expert", "algo": "cql", "seed": 1, "episodes": 20, "team_normalised": 1.0}])
+        {"run_dir": "runs/spread-expert/cql-s0", "episodes": 200, "team_normalised": 96.0},
+        {"run_dir": "runs/spread-expert/cql-s1", "episodes": 20, "team_normalised": 1.0},
+        # a variant of the same task, algorithm and seed: its own folder, so it cannot stand in for the preset's
+        {"run_dir": "runs/spread-expert/cql-cql_actor_bc=0.4-s1", "episodes": 200, "team_normalised": 99.0}])
     values = read_reevaluations([own])
-    assert values == {("spread", "expert", "cql", 0): 96.0}
+    assert values == {"runs/spread-expert/cql-s0": 96.0, "runs/spread-expert/cql-cql_actor_bc=0.4-s1": 99.0}
     table = score_table([run("cql", 0, 80.0), run("cql", 1, 90.0)], values=values)
     assert table["spread-expert"]["cql"].seeds == (0,) and table["spread-expert"]["cql"].mean == 96.0
+    again = write(tmp_path / "again.json", [{"run_dir": "runs/spread-expert/cql-s0", "episodes": 200,
+                                             "team_normalised": 95.0}])
+    with pytest.raises(FileFieldError, match=r"again\.json.*cql-s0 is re-evaluated in .*own\.json"):
+        read_reevaluations([own, again])
 
 
 def test_bad_files_and_duplicate_seeds_are_named(tmp_path):

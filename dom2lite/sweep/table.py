@@ -56,14 +56,19 @@ def read_runs(paths: Iterable[str | Path]) -> list[dict]:
     return runs
 
 
-def read_reevaluations(paths: Iterable[str | Path], episodes: int = 200) -> dict[tuple, float]:
-    """``(task, quality, algo, seed) -> team_normalised`` of the re-evaluations over ``episodes`` episodes."""
-    out = {}
+def read_reevaluations(paths: Iterable[str | Path], episodes: int = 200) -> dict[str, float]:
+    """``run_dir -> team_normalised`` of the re-evaluations over ``episodes`` episodes. Keyed by the run's
+    folder, not its setting: a variant (``cql-cql_actor_bc=0.4-s0``) shares task, algorithm and seed with
+    the preset's run. A folder re-evaluated in two files is an error naming the second."""
+    out, seen = {}, {}
     for path in map(Path, paths):
         if path.is_file():
             for r in json.loads(path.read_text())["runs"]:
                 if r.get("episodes") == episodes:
-                    out[r["task"], r["quality"], r["algo"], r["seed"]] = r["team_normalised"]
+                    if r["run_dir"] in seen:
+                        raise FileFieldError(path, "runs", f"{r['run_dir']} is re-evaluated in {seen[r['run_dir']]} too")
+                    seen[r["run_dir"]] = path
+                    out[r["run_dir"]] = r["team_normalised"]
     return out
 
 
@@ -92,15 +97,16 @@ def calibration_command(run: dict, seeds: list[int]) -> str:
 
 
 def score_table(runs: list[dict], key: str = "eval/normalised_mean",
-                values: dict[tuple, float] | None = None) -> dict[str, dict[str, Cell]]:
+                values: dict[str, float] | None = None) -> dict[str, dict[str, Cell]]:
     """``{"spread-expert": {"cql": Cell, ...}, ...}``: ``key`` of each run (or, with ``values``, the
-    run's entry there, e.g. a 200-episode re-evaluation; runs without one are left out) over seeds."""
+    entry of the run's folder there, e.g. a 200-episode re-evaluation; runs without one are left out)
+    over seeds."""
     grouped: dict[str, dict[str, list[tuple[int, float, dict]]]] = {}
     for run in runs:
         if values is None:
             value = run.get(key)
         else:
-            value = values.get((run["task"], run["quality"], run["algo"], run["seed"]))
+            value = values.get(run["run_dir"])
         if value is None:
             continue
         row = grouped.setdefault(f"{run['task']}-{run['quality']}", {}).setdefault(run["algo"], [])
