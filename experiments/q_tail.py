@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,8 +30,7 @@ def main(argv=None) -> int:
     from dom2lite.io import atomic_write_json
     from dom2lite.provenance import provenance
     from dom2lite.seeding import pin_threads
-    from dom2lite.train.experiment import load_training_data
-    from dom2lite.train.restore import load_policy
+    from dom2lite.train.restore import load_policy, training_data
     from dom2lite.train.runs import read_config
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -44,8 +42,7 @@ def main(argv=None) -> int:
     for run_dir in args.run_dirs:
         cfg = read_config(run_dir)
         algo = load_policy(run_dir)
-        data, _, _ = load_training_data(cfg["task"], cfg["quality"], cfg["data_seed"],
-                                        Path(cfg["data"]["path"]).parent, cfg["data_fraction"], cfg["seed"])
+        data = training_data(run_dir)
         mc = monte_carlo_returns(data, algo.config.gamma)  # [T, n]
         heads = []
         with torch.no_grad():

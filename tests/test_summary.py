@@ -188,16 +188,13 @@ def test_q_tail_script_reads_every_transition_of_both_heads(runs, tmp_path):
     import torch
 
     from dom2lite.critics.calibration import monte_carlo_returns
-    from dom2lite.train.experiment import load_training_data
-    from dom2lite.train.restore import load_policy
+    from dom2lite.train.restore import load_policy, training_data
 
     script = Path(__file__).resolve().parents[1] / "experiments" / "q_tail.py"
     out = tmp_path / "tail.json"
     assert runpy.run_path(str(script))["main"]([str(runs[True, 0]), "--out", str(out)]) == 0
     (row,) = json.loads(out.read_text())["runs"]
-    cfg = read_config(runs[True, 0])
-    data, _, _ = load_training_data(cfg["task"], cfg["quality"], cfg["data_seed"],
-                                    Path(cfg["data"]["path"]).parent, cfg["data_fraction"], cfg["seed"])
+    data = training_data(runs[True, 0])
     algo = load_policy(runs[True, 0])
     with torch.no_grad():
         q1, q2 = algo.critic(*(torch.as_tensor(np.asarray(x), dtype=torch.float32) for x in (data.obs, data.act, data.state)))

@@ -80,18 +80,24 @@ def calibrate_run(run_dir: str | Path, device=None) -> dict[str, float] | None:
     return calibration_metrics(algo.critic, cset, float(algo.reward_scale))
 
 
+def training_data(run_dir: str | Path):
+    """The data set a run trained on, as it trained on it (its fraction of the episodes, drawn from its seed)."""
+    from dom2lite.train.experiment import load_training_data
+    from dom2lite.train.runs import read_config
+
+    cfg = read_config(run_dir)
+    data_dir = Path(cfg["data"]["path"]).parent
+    dataset, _, _ = load_training_data(cfg["task"], cfg["quality"], cfg["data_seed"], data_dir, cfg["data_fraction"],
+                                       cfg["seed"])
+    return dataset
+
+
 def critic_and_calibration_set(run_dir: str | Path, device=None):
     """``(algo, CalibrationSet)`` of a run: its final algorithm and the fixed subsample of its own data
     set with their Monte-Carlo returns; None for an algorithm without a critic."""
     from dom2lite.critics.calibration import calibration_set
-    from dom2lite.train.experiment import load_training_data
-    from dom2lite.train.runs import read_config
 
     algo = load_policy(run_dir, device)
     if getattr(algo, "critic", None) is None:
         return None
-    cfg = read_config(run_dir)
-    data_path = Path(cfg["data"]["path"])
-    dataset, _, _ = load_training_data(cfg["task"], cfg["quality"], cfg["data_seed"], data_path.parent,
-                                       cfg["data_fraction"], cfg["seed"])
-    return algo, calibration_set(dataset, algo.config.gamma, device=algo.device)
+    return algo, calibration_set(training_data(run_dir), algo.config.gamma, device=algo.device)
