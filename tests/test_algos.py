@@ -165,6 +165,25 @@ def test_cql_lagrange_weight_follows_the_gap(target, direction):
     assert fixed == 2.0
 
 
+def test_cql_hinge_stops_the_push_on_states_already_apart():
+    """With ``cql_hinge`` a state whose gap is below the limit (T d log 2 + target) adds nothing; one above
+    it gets exactly the push it gets without the hinge (the data action's Q raised by alpha / B)."""
+    batch = make_batch(0)
+    grads = {}
+    for hinge in (False, True):
+        algo = tiny("cql", cql_lagrange=False, cql_alpha=2.0, cql_hinge=hinge, cql_target_gap=-1.0)
+        q1 = torch.zeros(B, N)
+        q1[: B // 2] = 1e3  # data actions far above every sampled action: those states' gap is about -1e3
+        q1.requires_grad_(True)
+        q2 = q1.detach().clone().requires_grad_(True)
+        pen, metrics = algo.critic_penalty(batch, q1, q2)
+        pen.sum().backward()
+        grads[hinge] = q1.grad
+        assert metrics["cql_penalty"] < -400  # the logged gap is the raw one either way
+    assert torch.all(grads[True][: B // 2] == 0) and torch.all(grads[False][: B // 2] == -2.0 / B)
+    assert torch.equal(grads[True][B // 2 :], grads[False][B // 2 :])
+
+
 def test_bc_learns_a_mapping():
     g = torch.Generator().manual_seed(0)
     w = torch.randn(O, A, generator=g) * 0.3
@@ -297,6 +316,7 @@ def test_presets_per_dataset_and_overrides():
     (dict(not_a_field=1), "not_a_field"),
     (dict(gamma=1.5), "gamma"),
     (dict(critic_input="global"), "critic_input"),
+    (dict(critic_norm="batch"), "critic_norm"),
     (dict(omar_n_elites=50), "omar_n_elites"),
     (dict(hidden=()), "hidden"),
     (dict(cql_alpha=-1.0), "cql_alpha"),

@@ -19,15 +19,16 @@ def _data(seed=0):
             torch.randn(B, S, generator=g), torch.rand(B, N, A, generator=g) * 2 - 1)
 
 
-def _critic(critic_input, layout="stacked", seed=0):
+def _critic(critic_input, layout="stacked", seed=0, norm="none"):
     torch.manual_seed(seed)
-    return TwinQ(N, O, A, S, critic_input, hidden=(16, 16), activation="relu", layout=layout)
+    return TwinQ(N, O, A, S, critic_input, hidden=(16, 16), activation="relu", layout=layout, norm=norm)
 
 
 @pytest.mark.parametrize("critic_input", ["local", "state", "joint"])
 @pytest.mark.parametrize("layout", ["stacked", "separate"])
-def test_shapes_heads_and_many_agree(critic_input, layout):
-    q = _critic(critic_input, layout)
+@pytest.mark.parametrize("norm", ["none", "layer"])
+def test_shapes_heads_and_many_agree(critic_input, layout, norm):
+    q = _critic(critic_input, layout, norm=norm)
     obs, act, state, others = _data()
     q1, q2 = q(obs, act, state, others)
     assert q1.shape == q2.shape == (B, N) and not torch.equal(q1, q2)
@@ -51,6 +52,20 @@ def test_layouts_compute_the_same_function():
     obs, act, state, _ = _data()
     for a, b in zip(stacked(obs, act, state), separate(obs, act, state)):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_layer_norm_bounds_the_critic_on_far_inputs():
+    obs, act, _, _ = _data()
+    plain, normed = _critic("local"), _critic("local", norm="layer")  # the same weights: a norm has none
+    assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), normed.parameters()))
+    last = normed.net.net[-1]  # [2n, 16, 1]: |Q - b| <= sum |w| max relu(LN(h)) <= sum |w| sqrt(16)
+    bound = (last.weight.abs().sum(1).squeeze(-1) * 4.0 + last.bias.abs().reshape(-1)).detach()  # [2n]
+    with torch.no_grad():
+        for far in (1.0, 1e3, 1e6):
+            q = torch.cat(normed(obs * far, act), dim=1)  # [B, 2n]
+            assert (q.abs() <= bound).all()
+        near, away = torch.cat(plain(obs, act), 1), torch.cat(plain(obs * 1e3, act), 1)
+    assert away.abs().max() > 50 * near.abs().max()  # without the norm a ReLU critic grows with its input
 
 
 def test_input_switch_sees_what_it_should():
@@ -111,6 +126,8 @@ def test_bad_switch_values_raise_config_errors():
         TwinQ(N, O, A, S, "global")
     with pytest.raises(ConfigError, match="twin_layout"):
         TwinQ(N, O, A, S, "local", layout="interleaved")
+    with pytest.raises(ValueError, match="norm"):
+        TwinQ(N, O, A, S, "local", norm="batch")
     with pytest.raises(ValueError, match="global state"):
         _critic("state")(*_data()[:2])
 

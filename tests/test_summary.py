@@ -240,3 +240,33 @@ def test_q_tail_tells_a_head_that_left_its_target(runs, tmp_path, monkeypatch):
     assert row["far_by_head"] == [0, row["transitions"]] and row["head_gap_far"] > 900
     h1, h2 = row["far_heads_median"]
     assert h2 < h1 - 900 and abs(row["far_target_median"] - h1) < 100  # head 1 near its target; head 2 far below
+
+
+
+def test_critic_branches_replays_the_same_batches_and_changes_one_thing(runs, tmp_path):
+    """Two unchanged branches from one checkpoint are identical (same batches, same state); a branch
+    without CQL departs from them; the watched slot is the one with the checkpoint's lowest Q."""
+    import runpy
+    from pathlib import Path
+
+    import torch
+
+    from dom2lite.train.restore import load_policy, training_data
+
+    run = runs[True, 0]
+    (ckpt,) = sorted(Path(run).glob("ckpt_*.pt"))[-1:]
+    script = Path(__file__).resolve().parents[1] / "experiments" / "critic_branches.py"
+    out = tmp_path / "branches.json"
+    argv = [str(run), "--checkpoint", str(ckpt), "--steps", "4", "--every", "2", "--rows", "8",
+            "--branch", "", "--branch", "", "--branch", "cql_alpha=0", "--out", str(out)]
+    assert runpy.run_path(str(script))["main"](argv) == 0
+    result = json.loads(out.read_text())["result"]
+    same, again, no_cql = (b["trace"] for b in result["branches"])
+    assert [t["step"] for t in same] == [0, 2, 4] and same == again
+    assert no_cql[0] == same[0] and no_cql[-1]["tail_q"] != same[-1]["tail_q"]
+    algo, data = load_policy(run), training_data(run)
+    with torch.no_grad():
+        q = torch.stack(algo.critic(*(torch.as_tensor(np.asarray(x), dtype=torch.float32)
+                                      for x in (data.obs, data.act, data.state))))  # [2, T, n]
+    head, _, agent = np.unravel_index(int(q.argmin()), q.shape)
+    assert result["slot"] == {"head": int(head) + 1, "agent": int(agent)} and result["step"] == STEPS

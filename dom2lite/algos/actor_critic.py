@@ -40,7 +40,8 @@ class ActorCritic(OfflineAlgorithm):
         with self.seeded_init():
             self.actor = self.build_actor()
             self.critic = TwinQ(self.n_agents, self.obs_dim, self.act_dim, self.state_dim, cfg.critic_input,
-                                cfg.hidden, cfg.activation, cfg.twin_layout, members=self.members)
+                                cfg.hidden, cfg.activation, cfg.twin_layout, members=self.members,
+                                norm=cfg.critic_norm)
         self.actor_target = frozen_copy(self.actor)
         self.critic_target = frozen_copy(self.critic)
         # rewards are multiplied by this before the critics see them (``reward_norm``; set from the data

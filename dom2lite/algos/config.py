@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from dom2lite.critics.twin_q import CRITIC_INPUTS, LAYOUTS
+from dom2lite.nn.agent_mlp import NORMS
 from dom2lite.data.paths import QUALITIES
 from dom2lite.errors import ConfigError
 
@@ -100,6 +101,9 @@ class ActorCriticConfig(AlgoConfig):
     """What agent j's critic sees: local (o_j, a_j) | state (s, a_j) | joint (all o, all a)."""
     twin_layout: str = "stacked"
     """Both Q heads of all agents in one AgentMLP ("stacked") or two ("separate"); same maths."""
+    critic_norm: str = "none"
+    """Normalisation in the critics' hidden layers: "none" | "layer" (layer norm before each activation;
+    bounds what a critic can output on inputs far from its data, chapter 05)."""
     policy_noise: float = 0.0
     """Target-policy smoothing noise std on the target action (TD3); 0 = none."""
     noise_clip: float = 0.5
@@ -135,6 +139,8 @@ class ActorCriticConfig(AlgoConfig):
             raise ConfigError("critic_input", f"unknown value {self.critic_input!r}; choose from {CRITIC_INPUTS}")
         if self.twin_layout not in LAYOUTS:
             raise ConfigError("twin_layout", f"unknown value {self.twin_layout!r}; choose from {LAYOUTS}")
+        if self.critic_norm not in NORMS:
+            raise ConfigError("critic_norm", f"unknown value {self.critic_norm!r}; choose from {NORMS}")
         for name in ("policy_noise", "noise_clip", "act_reg"):
             if getattr(self, name) < 0:
                 raise ConfigError(name, f"must be >= 0, got {getattr(self, name)}")
@@ -179,6 +185,12 @@ class CQLConfig(ActorCriticConfig):
     """The gap the Lagrangian form holds, in units of Q (with ``reward_norm``: of one step's reward range),
     counted from a Q that ignores the action (gap 0): -1 asks the soft maximum of Q over the action box to
     lie one unit below Q on the data's actions."""
+    cql_hinge: bool = False
+    """Count each state's gap only where it is wider than the target: the penalty becomes
+    ``mean_B max(0, gap(o) - T d log 2 - cql_target_gap)``, so a state whose sampled actions already lie
+    that far below its data action is pushed no further (a per-state constraint; the Lagrangian weight,
+    when on, still follows the batch's mean gap). Without it CQL(H) lowers the sampled actions of every
+    state for as long as its weight is above zero (chapter 07)."""
     cql_actor_bc: float = 0.0
     """Behaviour cloning in MA-CQL's actor: 0 (OMAR's code) maximises Q alone; w > 0 uses TD3+BC's actor
     loss with alpha = 1 / w, ``-Q / (w mean|Q|) + ||pi(o) - a||^2 / d`` (w = 0.4 is MA-TD3+BC's alpha 2.5).

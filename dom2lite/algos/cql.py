@@ -18,8 +18,9 @@ import torch
 
 from dom2lite.algos.actor_critic import ActorCritic
 from dom2lite.algos.config import CQLConfig
-from dom2lite.critics.cql import cql_penalty, uniform_log_density
+from dom2lite.critics.cql import cql_logsumexp, uniform_log_density
 from dom2lite.critics.cql_samples import sample_noisy_actions, sample_uniform_actions
+from dom2lite.nn.reduce import mean_over
 
 
 LAGRANGE_START = -3.0
@@ -77,14 +78,19 @@ class MACQL(ActorCritic):
         q1s, q2s = self.critic.many(batch.obs, torch.cat(acts, 0), batch.state, others=batch.act)  # [M, B, n]
         log_p_rand = uniform_log_density(self.act_mask)  # [n]
 
-        def penalty(q_data, qs):
+        def gaps(q_data, qs):  # each state's gap: soft maximum over the sampled actions minus Q on the data
             groups = qs.split(k, dim=0)  # K each: random, (policy at o, policy at o')
             extra = {}
             if cfg.cql_policy_actions:
                 extra = dict(q_pi=groups[1], log_p_pi=log_p["pi"], q_pi_next=groups[2], log_p_pi_next=log_p["pi_next"])
-            return cql_penalty(q_data, groups[0], log_p_rand, temperature=cfg.cql_temp, **extra)  # [n]
+            return cql_logsumexp(groups[0], log_p_rand, temperature=cfg.cql_temp, **extra) - q_data  # [B, n]
 
-        pen = penalty(q1, q1s) + penalty(q2, q2s)  # [n] the gap of both heads
-        alpha = self.cql_weight(pen / 2)  # [n]
-        return alpha * pen, {"cql_penalty": self.reduce(pen.detach()) / 2, "q_rand_mean": self.reduce(q1s[:k].detach()),
+        g1, g2 = gaps(q1, q1s), gaps(q2, q2s)  # [B, n] each
+        gap = mean_over(g1) + mean_over(g2)  # [n] the gap of both heads
+        alpha = self.cql_weight(gap / 2)  # [n]
+        pen = gap
+        if cfg.cql_hinge:  # states already that far apart add nothing
+            limit = -cfg.cql_temp * log_p_rand + cfg.cql_target_gap  # [n] T d_j log 2 + target
+            pen = mean_over(torch.relu(g1 - limit)) + mean_over(torch.relu(g2 - limit))  # [n]
+        return alpha * pen, {"cql_penalty": self.reduce(gap.detach()) / 2, "q_rand_mean": self.reduce(q1s[:k].detach()),
                              "cql_alpha": self.reduce(alpha)}

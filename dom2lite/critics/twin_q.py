@@ -81,6 +81,7 @@ class TwinQ(nn.Module):
         activation: str = "relu",
         layout: str = "stacked",
         members: int = 1,
+        norm: str = "none",
     ):
         super().__init__()
         if layout not in LAYOUTS:
@@ -92,10 +93,10 @@ class TwinQ(nn.Module):
         self.critic_input, self.layout = critic_input, layout
         self.in_dim = critic_in_dim(critic_input, self.member_agents, obs_dim, act_dim, state_dim)
         if layout == "stacked":
-            self.net = AgentMLP(2 * n_agents, self.in_dim, 1, hidden, activation)
+            self.net = AgentMLP(2 * n_agents, self.in_dim, 1, hidden, activation, norm=norm)
         else:
-            self.net1 = AgentMLP(n_agents, self.in_dim, 1, hidden, activation)
-            self.net2 = AgentMLP(n_agents, self.in_dim, 1, hidden, activation)
+            self.net1 = AgentMLP(n_agents, self.in_dim, 1, hidden, activation, norm=norm)
+            self.net2 = AgentMLP(n_agents, self.in_dim, 1, hidden, activation, norm=norm)
 
     # ----------------------------------------------------------------------------- inputs
     def inputs(

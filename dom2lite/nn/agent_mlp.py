@@ -76,8 +76,16 @@ class AgentLinear(nn.Module):
         return f"n_agents={self.n_agents}, in={self.in_features}, out={self.out_features}"
 
 
+NORMS = ("none", "layer")
+
+
 class AgentMLP(nn.Module):
     """An MLP per agent, all agents in one batched call.
+
+    ``norm="layer"`` puts a layer normalisation (no learned scale or shift) between every hidden linear
+    layer and its activation: each hidden vector then has mean 0 and unit variance whatever the input,
+    so the output is bounded by the last layer's weights (a critic with it cannot extrapolate to far
+    values on inputs unlike its data; chapter 05).
 
     ``forward(x)`` takes ``[B, n_agents, in_dim]`` and returns ``[B, n_agents, out_dim]``;
     ``forward_agent_major`` skips the two transposes for callers that already hold ``[n_agents, B, in]``.
@@ -91,13 +99,18 @@ class AgentMLP(nn.Module):
         hidden: Sequence[int] = (256, 256, 256),
         activation: str = "mish",
         out_activation: str | None = None,
+        norm: str = "none",
     ):
         super().__init__()
+        if norm not in NORMS:
+            raise ValueError(f"unknown norm {norm!r}; choose from {NORMS}")
         dims = [in_dim, *hidden, out_dim]
         layers: list[nn.Module] = []
         for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
             layers.append(AgentLinear(n_agents, d_in, d_out))
             if i < len(dims) - 2:
+                if norm == "layer":  # per row and agent over the features; no parameters of its own
+                    layers.append(nn.LayerNorm(d_out, elementwise_affine=False))
                 layers.append(make_activation(activation))
         if out_activation is not None:
             layers.append(make_activation(out_activation))
