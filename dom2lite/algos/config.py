@@ -30,9 +30,9 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from dom2lite.critics.twin_q import CRITIC_INPUTS, LAYOUTS
-from dom2lite.nn.agent_mlp import NORMS
 from dom2lite.data.paths import QUALITIES
 from dom2lite.errors import ConfigError
+from dom2lite.nn.agent_mlp import NORMS
 
 FAMILIES = ("mpe", "halfcheetah")
 REWARD_NORMS = ("none", "return_range")
@@ -103,7 +103,7 @@ class ActorCriticConfig(AlgoConfig):
     """Both Q heads of all agents in one AgentMLP ("stacked") or two ("separate"); same maths."""
     critic_norm: str = "none"
     """Normalisation in the critics' hidden layers: "none" | "layer" (layer norm before each activation;
-    bounds what a critic can output on inputs far from its data, chapter 05)."""
+    bounds what a critic can output on inputs far from its data; measured in chapter 07)."""
     policy_noise: float = 0.0
     """Target-policy smoothing noise std on the target action (TD3); 0 = none."""
     noise_clip: float = 0.5
@@ -363,6 +363,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # The critic keeps _MPE_CRITIC's uniform samples at temperature 1: at the full budget its learned
         # weight falls to about 0.02 while the critic ends in the band (chapter 07;
         # results/calibration/spread-expert-dom2.json, own-value-spread-expert-dom2.json).
+        # cql_hinge stays off here until three seeds at the full budget are stored (chapter 07): on
+        # spread-medium the weight's slow decay drove a tail of the critic down
+        # (results/calibration/critic-branches-spread-medium-dom2-s2.json); one seed with the hinge:
+        # results/calibration/spread-medium-dom2-hinge.json.
         "dom2": dict(gamma=0.95, n_diffusion_steps=5, cql_n_actions=10, cql_temp=1.0, cql_policy_actions=False,
                      eta=0.1, **_MPE_CRITIC),
     },
