@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--every", type=int, default=250)
     parser.add_argument("--branch", action="append", default=None,
-                        help='comma-free --set items separated by spaces, e.g. "cql_hinge=true" ("" = unchanged)')
+                        help='--set items separated by spaces, e.g. "cql_hinge=true cql_alpha=2" ("" = unchanged)')
     parser.add_argument("--rows", type=int, default=64)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
