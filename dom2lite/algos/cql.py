@@ -40,6 +40,11 @@ class MACQL(ActorCritic):
             self.cql_multiplier = torch.nn.Parameter(z0)  # [n]
             self.optimisers["cql_multiplier"] = torch.optim.Adam([self.cql_multiplier], lr=self.config.critic_lr)
 
+    def flat_gap(self) -> torch.Tensor:
+        """The gap of a Q that ignores the action, ``T d_j log 2`` per agent ``[n]``: the uniform estimate of
+        the soft maximum of a constant is that constant plus this. Targets are counted from it."""
+        return -self.config.cql_temp * uniform_log_density(self.act_mask)
+
     def cql_weight(self, gap: torch.Tensor) -> torch.Tensor:
         """The weight of each agent's penalty ``[n]``; with ``cql_lagrange`` also one ascent step of the
         multipliers on ``alpha_j (gap_j - target)``: up while the gap is too wide, down to 0 once it holds.
@@ -50,7 +55,7 @@ class MACQL(ActorCritic):
         if not cfg.cql_lagrange:
             return torch.full_like(gap, cfg.cql_alpha)
         alpha = cfg.cql_alpha * torch.sigmoid(self.cql_multiplier)  # [n]
-        flat = -cfg.cql_temp * uniform_log_density(self.act_mask)  # [n] T d_j log 2
+        flat = self.flat_gap()  # [n]
         opt = self.optimisers["cql_multiplier"]
         opt.zero_grad(set_to_none=True)
         (-(alpha * (gap.detach() - flat - cfg.cql_target_gap)).sum()).backward(inputs=[self.cql_multiplier])
@@ -90,7 +95,7 @@ class MACQL(ActorCritic):
         alpha = self.cql_weight(gap / 2)  # [n]
         pen = gap
         if cfg.cql_hinge:  # states already that far apart add nothing
-            limit = -cfg.cql_temp * log_p_rand + cfg.cql_target_gap  # [n] T d_j log 2 + target
+            limit = self.flat_gap() + cfg.cql_target_gap  # [n]
             pen = mean_over(torch.relu(g1 - limit)) + mean_over(torch.relu(g2 - limit))  # [n]
         return alpha * pen, {"cql_penalty": self.reduce(gap.detach()) / 2, "q_rand_mean": self.reduce(q1s[:k].detach()),
                              "cql_alpha": self.reduce(alpha)}
