@@ -1,6 +1,6 @@
 """The tail of a critic's values on its whole data set: where a mean can be calibrated and a few values not.
 
-    python experiments/q_tail.py RUN_DIR... --out results/calibration/q-tail-NAME.json
+    python experiments/q_tail.py RUN_DIR... --out results/calibration/q-tail-NAME.json [--keep-from FILE]
 
 For every run folder: its final critic's Q on every transition of its data set (each head, raw reward
 units), percentiles of the smaller head and of the Monte-Carlo returns (chapter 05's calibration
@@ -10,13 +10,15 @@ many of those transitions the calibration's subsample holds; and there the media
 the TD target (one draw of the target policy's actions at o'), which tells a head that left its own
 target from the end of a chain of low targets. The calibration figures of
 ``metrics.jsonl`` use a fixed subsample of 4,096 rows, in which a tail of a few dozen transitions of
-100,000 weighs next to nothing.
+100,000 weighs next to nothing. ``--keep-from FILE`` keeps the rows an earlier file holds for runs not
+named here (seeds whose folders are gone; often the ``--out`` file itself).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,16 +29,26 @@ PERCENTILES = (0.001, 0.01, 0.1, 1, 50, 99)
 def main(argv=None) -> int:
     from dom2lite.critics.calibration import calibration_rows, monte_carlo_returns
     from dom2lite.critics.targets import td_target
+    from dom2lite.errors import FileFieldError
     from dom2lite.io import atomic_write_json
     from dom2lite.provenance import provenance
     from dom2lite.seeding import pin_threads
     from dom2lite.train.restore import load_policy, training_data
     from dom2lite.train.runs import read_config
+    from dom2lite.train.summary import stored_runs
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="+")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--keep-from", default=None, metavar="FILE",
+                        help="keep this file's rows for runs not named here (a missing file keeps nothing)")
     args = parser.parse_args(argv)
+    here = {str(Path(d)) for d in args.run_dirs}
+    try:
+        stored = stored_runs(args.keep_from, ("run_dir", "algo", "seed")) if args.keep_from else []
+    except FileFieldError as exc:
+        parser.error(f"--keep-from: {exc}")
+    kept = [r for r in stored if str(Path(r["run_dir"])) not in here]
     pin_threads()
     rows = []
     for run_dir in args.run_dirs:
@@ -86,7 +98,9 @@ def main(argv=None) -> int:
         r = rows[-1]
         print(f"{run_dir}: Q {r['q_min']:.1f} at the lowest, {r['far_below']} of {r['transitions']} transitions "
               f"below {floor:.1f} (lowest return {mc.min():.1f} minus the range)")
-    atomic_write_json(args.out, {"provenance": provenance(["python", *sys.argv]), "runs": rows})
+    rows = sorted(kept + rows, key=lambda r: (r["algo"], r["seed"], r["run_dir"]))
+    extra = {"kept_from": {"file": args.keep_from, "runs": [r["run_dir"] for r in kept]}} if args.keep_from else {}
+    atomic_write_json(args.out, {"provenance": provenance(["python", *sys.argv]), "runs": rows, **extra})
     return 0
 
 

@@ -210,6 +210,11 @@ def test_q_tail_script_reads_every_transition_of_both_heads(runs, tmp_path):
     assert row["far_by_agent"] == far.sum(0).tolist() and sum(row["far_by_head"]) == int(far.sum())
     assert row["far_in_calibration_set"] <= row["far_below"]
     assert (row["far_heads_median"] is None) == (row["far_target_median"] is None) == (row["far_below"] == 0)
+    # another sitting checks seed 1 only and keeps seed 0's row from the file, as it was stored
+    assert runpy.run_path(str(script))["main"]([str(runs[False, 1]), "--out", str(out), "--keep-from", str(out)]) == 0
+    both = json.loads(out.read_text())
+    assert [r["seed"] for r in both["runs"]] == [0, 1] and both["runs"][0] == row
+    assert both["kept_from"]["runs"] == [str(runs[True, 0])]
 
 
 def test_q_tail_tells_a_head_that_left_its_target(runs, tmp_path, monkeypatch):
