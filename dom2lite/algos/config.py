@@ -363,10 +363,11 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # The critic keeps _MPE_CRITIC's uniform samples at temperature 1: at the full budget its learned
         # weight falls to about 0.02 while the critic ends in the band (chapter 07;
         # results/calibration/spread-expert-dom2.json, own-value-spread-expert-dom2.json).
-        # cql_hinge stays off here until three seeds at the full budget are stored (chapter 07): on
-        # spread-medium the weight's slow decay drove a tail of the critic down
-        # (results/calibration/critic-branches-spread-medium-dom2-s2.json); one seed with the hinge:
-        # results/calibration/spread-medium-dom2-hinge.json.
+        # cql_hinge stays off here until spread-expert is trained with it (chapter 07): on spread-medium
+        # the weight's slow decay drove a tail of the critic down in two seeds of three
+        # (results/calibration/critic-branches-spread-medium-dom2-s2.json, q-tail-spread-medium-dom2.json);
+        # with the hinge all three seeds kept their tails and TD error in place at the same score
+        # (results/calibration/spread-medium-dom2-hinge.json, q-tail-spread-medium-dom2-hinge.json).
         "dom2": dict(gamma=0.95, n_diffusion_steps=5, cql_n_actions=10, cql_temp=1.0, cql_policy_actions=False,
                      eta=0.1, **_MPE_CRITIC),
     },
