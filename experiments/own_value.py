@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import torch
 
@@ -27,13 +26,11 @@ def main(argv=None) -> int:
     from dom2lite.critics.calibration import policy_gap
     from dom2lite.data.card import normalised_score
     from dom2lite.errors import FileFieldError
-    from dom2lite.io import atomic_write_json
-    from dom2lite.provenance import provenance
     from dom2lite.seeding import pin_threads
     from dom2lite.train.own_value import own_value
     from dom2lite.train.restore import critic_and_calibration_set, run_card
     from dom2lite.train.runs import read_config
-    from dom2lite.train.summary import stored_runs
+    from dom2lite.train.summary import kept_rows, write_rows
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="+")
@@ -42,12 +39,10 @@ def main(argv=None) -> int:
     parser.add_argument("--keep-from", default=None, metavar="FILE",
                         help="keep this file's rows for runs not named here (a missing file keeps nothing)")
     args = parser.parse_args(argv)
-    here = {str(Path(d)) for d in args.run_dirs}
     try:
-        stored = stored_runs(args.keep_from, ("run_dir", "algo", "seed")) if args.keep_from else []
+        kept = kept_rows(args.keep_from, args.run_dirs)
     except FileFieldError as exc:
         parser.error(f"--keep-from: {exc}")
-    kept = [r for r in stored if str(Path(r["run_dir"])) not in here]
     pin_threads()
     rows = []
     for run_dir in args.run_dirs:
@@ -74,9 +69,7 @@ def main(argv=None) -> int:
         print(f"{run_dir}: step {algo.trained_steps}, Q(o0, pi(o0)) {mine.q_start:.2f}, "
               f"its return {mine.return_start:.2f}, at the edge {edge:.2f}, "
               f"Q(o, pi(o)) - Q(o, a) on the data {gap_pi:.2f}")
-    rows = sorted(kept + rows, key=lambda r: (r["algo"], r["seed"], r["run_dir"]))
-    extra = {"kept_from": {"file": args.keep_from, "runs": [r["run_dir"] for r in kept]}} if args.keep_from else {}
-    atomic_write_json(args.out, {"provenance": provenance(["python", *sys.argv]), "runs": rows, **extra})
+    write_rows(args.out, rows, kept, args.keep_from, ["python", *sys.argv])
     return 0
 
 

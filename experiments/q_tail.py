@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,12 +29,10 @@ def main(argv=None) -> int:
     from dom2lite.critics.calibration import calibration_rows, monte_carlo_returns
     from dom2lite.critics.targets import td_target
     from dom2lite.errors import FileFieldError
-    from dom2lite.io import atomic_write_json
-    from dom2lite.provenance import provenance
     from dom2lite.seeding import pin_threads
     from dom2lite.train.restore import load_policy, training_data
     from dom2lite.train.runs import read_config
-    from dom2lite.train.summary import stored_runs
+    from dom2lite.train.summary import kept_rows, write_rows
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="+")
@@ -43,12 +40,10 @@ def main(argv=None) -> int:
     parser.add_argument("--keep-from", default=None, metavar="FILE",
                         help="keep this file's rows for runs not named here (a missing file keeps nothing)")
     args = parser.parse_args(argv)
-    here = {str(Path(d)) for d in args.run_dirs}
     try:
-        stored = stored_runs(args.keep_from, ("run_dir", "algo", "seed")) if args.keep_from else []
+        kept = kept_rows(args.keep_from, args.run_dirs)
     except FileFieldError as exc:
         parser.error(f"--keep-from: {exc}")
-    kept = [r for r in stored if str(Path(r["run_dir"])) not in here]
     pin_threads()
     rows = []
     for run_dir in args.run_dirs:
@@ -98,9 +93,7 @@ def main(argv=None) -> int:
         r = rows[-1]
         print(f"{run_dir}: Q {r['q_min']:.1f} at the lowest, {r['far_below']} of {r['transitions']} transitions "
               f"below {floor:.1f} (lowest return {mc.min():.1f} minus the range)")
-    rows = sorted(kept + rows, key=lambda r: (r["algo"], r["seed"], r["run_dir"]))
-    extra = {"kept_from": {"file": args.keep_from, "runs": [r["run_dir"] for r in kept]}} if args.keep_from else {}
-    atomic_write_json(args.out, {"provenance": provenance(["python", *sys.argv]), "runs": rows, **extra})
+    write_rows(args.out, rows, kept, args.keep_from, ["python", *sys.argv])
     return 0
 
 

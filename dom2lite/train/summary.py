@@ -122,6 +122,26 @@ def stored_runs(path: str | Path, required: tuple[str, ...] = ("run_dir", "setti
     return runs
 
 
+def kept_rows(path: str | Path | None, run_dirs, required: tuple[str, ...] = ("run_dir", "algo", "seed")) -> list[dict]:
+    """The rows of an earlier results file (``--keep-from``) for runs whose folder is not among
+    ``run_dirs``: none without a file; :class:`~dom2lite.errors.FileFieldError` as :func:`stored_runs`."""
+    if not path:
+        return []
+    here = {str(Path(d)) for d in run_dirs}
+    return [r for r in stored_runs(path, required) if str(Path(r["run_dir"])) not in here]
+
+
+def write_rows(out: str | Path, rows: list[dict], kept: list[dict], keep_from: str | None, command: list[str]) -> None:
+    """Write a per-run results file atomically: ``rows`` measured now and ``kept`` from ``keep_from``,
+    sorted by algorithm, seed and folder, with the ``command`` that made it and the kept folders."""
+    from dom2lite.io import atomic_write_json
+    from dom2lite.provenance import provenance
+
+    rows = sorted(kept + rows, key=lambda r: (r["algo"], r["seed"], r["run_dir"]))
+    extra = {"kept_from": {"file": keep_from, "runs": [r["run_dir"] for r in kept]}} if keep_from else {}
+    atomic_write_json(out, {"provenance": provenance(command), "runs": rows, **extra})
+
+
 def summarise(run_dirs, until: int | None = None, keep: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Per-run summaries and, per setting (task, quality, algorithm, every other field but the seed),
     mean ± std over seeds of each figure. Settings that share a label are told apart by their fields
