@@ -332,8 +332,10 @@ _MPE_CQL = dict(_MPE_CRITIC, cql_policy_actions=True, cql_temp=0.1, cql_target_g
 # On world-medium both learned weights sit at their bound (0.5) and MA-CQL's and OMAR's critics sink below
 # the band with their TD error growing (results/calibration/world-medium.json); cql_hinge (penalty only
 # where a state's gap is short of the target) keeps them in the band at 20,000 steps with the same
-# 200-episode scores (world-medium-hinge.json, own-value-world-medium-hinge.json). Measured on that data
-# set alone, so the preset keeps it off.
+# 200-episode scores (world-medium-hinge.json, own-value-world-medium-hinge.json); on world-expert, where
+# MA-CQL's weight stays below its bound, it does not bring MA-CQL's critic into the band
+# (world-expert-hinge.json), so the presets keep it off. cql_actor_bc = 0.4 keeps MA-CQL's critic in the band
+# on world-medium as well, at MA-TD3+BC's score (world-medium-actor-bc.json, own-value-world-medium-actor-bc.json).
 _HC_NETS = dict(  # [OMAR] code, HalfCheetah (also [TD3+BC]): lr 3e-4, hidden 256, batch 256
     hidden=(256, 256), actor_lr=3e-4, batch_size=256,
 )
