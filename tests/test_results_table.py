@@ -94,3 +94,57 @@ def test_bad_files_and_duplicate_seeds_are_named(tmp_path):
         read_runs([a, b])
     with pytest.raises(FileFieldError, match="spread-expert/cql"):
         score_table([run("cql", 0, 1.0), run("cql", 0, 2.0)])
+
+
+def stored_run(algo="cql", seed=0, task="tag", quality="expert", score=50.0, **changes):
+    """A run as ``summarise`` stores it, its algo_config today's full-profile preset with ``changes``."""
+    from dom2lite.train.experiment import resolve_run_config
+
+    _, config, _ = resolve_run_config(algo, task, quality, seed, profile="full")
+    algo_config = json.loads(json.dumps({**config.to_dict(), **changes}))
+    return dict(run(algo, seed, score, task=task, quality=quality), algo_config=algo_config, torch_threads=1)
+
+
+def test_departures_name_the_fields_a_run_changed_from_todays_preset():
+    from dom2lite.sweep.departures import departures, is_preset
+
+    assert departures(stored_run()) == {}
+    assert departures(stored_run(seed=4)) == {}  # the seed is not a departure
+    assert departures(stored_run(batch_size=256, cql_hinge=True)) == {"batch_size": 256, "cql_hinge": True}
+    assert is_preset(stored_run(batch_size=256), allowed=("batch_size",))
+    assert not is_preset(stored_run(batch_size=256))
+    old = stored_run(cql_hinge=True)
+    del old["algo_config"]["cql_hinge"]  # stored before the field existed: it had the default (off)
+    assert departures(old) == {}
+    with pytest.raises(FileFieldError) as info:
+        departures({**run("cql", 0, 1.0), "algo_config": None})
+    assert info.value.field == "algo_config"
+
+
+def test_preset_columns_put_todays_preset_and_named_variants_in_columns_of_their_own():
+    from dom2lite.sweep.table import preset_columns
+
+    preset = [stored_run(seed=s, score=80.0 + s, batch_size=256) for s in range(2)]
+    variant = [dict(stored_run(seed=s, score=10.0, batch_size=256, cql_hinge=True), run_dir=f"v{s}") for s in range(2)]
+    other = [dict(stored_run(seed=0, score=0.0, cql_temp=9.0, batch_size=256), run_dir="x")]
+    picked = preset_columns(preset + variant + other, {"MA-CQL, hinge": ("cql", {"cql_hinge": True})},
+                            allowed=("batch_size",))
+    assert [(r["column"], r["seed"]) for r in picked] == [("cql", 0), ("cql", 1), ("MA-CQL, hinge", 0), ("MA-CQL, hinge", 1)]
+    table = score_table(picked)["tag-expert"]
+    assert table["cql"].mean == 80.5 and table["MA-CQL, hinge"].mean == 10.0
+    assert table["cql"].command == "DOM2LITE_BATCH=256 DOM2LITE_CKPT=1000 bash experiments/calibration.sh tag expert cql 0-1 20000"
+    hinge = shlex_split(table["MA-CQL, hinge"].command)
+    assert hinge[:3] == ["DOM2LITE_THREADS=1", "python", "-m"] and "sweep" in hinge
+    assert hinge[hinge.index("--vary") + 1] == "cql_hinge=true" and hinge[hinge.index("--seeds") + 1] == "0,1"
+    assert hinge[hinge.index("--set") + 1] == "batch_size=256"
+    assert coverage(picked, ["tag"], ["expert"], ["cql", "MA-CQL, hinge"]) == {"tag-expert": {"cql": 2, "MA-CQL, hinge": 2}}
+    assert preset_columns(preset + variant + other) == []  # batch 256 is a departure unless allowed
+    with pytest.raises(FileFieldError) as info:
+        preset_columns(preset + [dict(preset[0], run_dir="elsewhere")], allowed=("batch_size",))
+    assert info.value.field == "seed" and "tag/expert/cql/0" in str(info.value)
+
+
+def shlex_split(text):
+    import shlex
+
+    return shlex.split(text)

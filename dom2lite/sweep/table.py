@@ -5,6 +5,11 @@ The inputs are the files ``python -m dom2lite summarise`` writes (``{"runs": [..
 ``task``, ``quality``, ``algo``, ``seed``, ``command`` and final metrics) and, optionally, the
 re-evaluations ``experiments/own_value.py`` writes (``team_normalised`` over ``episodes`` other episodes).
 Only finished runs count; a cell with fewer seeds than another says so through its ``seeds``.
+
+A table's columns are algorithms as today's presets define them: :func:`preset_columns` picks, from any
+number of files, the runs that depart from the presets in nothing but what the caller allows
+(:mod:`dom2lite.sweep.departures`), and puts a named variant (a preset with some fields changed) in a
+column of its own; a run picked that way carries its column in ``column``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Iterable
 import numpy as np
 
 from dom2lite.errors import FileFieldError
+from dom2lite.sweep.departures import departures
 
 NAMES = {"dom2": "DOM2", "cql": "MA-CQL", "omar": "OMAR", "td3bc": "MA-TD3+BC", "bc": "BC"}
 
@@ -54,6 +60,29 @@ def read_runs(paths: Iterable[str | Path]) -> list[dict]:
             seen[key] = path
             runs.append(r)
     return runs
+
+
+def preset_columns(runs: Iterable[dict], variants: dict[str, tuple[str, dict]] | None = None,
+                   allowed: tuple[str, ...] = ()) -> list[dict]:
+    """The runs of today's presets, each in its algorithm's column, and the runs of each variant
+    (``{column: (algo, {field: value})}``: the preset with those fields changed) in the variant's column;
+    every run that departs otherwise is left out. Departures in ``allowed`` (e.g. ``batch_size``, narrowed
+    for a CPU) are ignored. Returns copies of the runs with ``column`` set; a seed of one data set stored
+    twice in a column (from two files) is an error naming the column."""
+    wanted = {(algo, tuple(sorted(fields.items()))): column for column, (algo, fields) in (variants or {}).items()}
+    out, seen = [], {}
+    for run in runs:
+        off = {k: v for k, v in departures(run).items() if k not in allowed}
+        column = run["algo"] if not off else wanted.get((run["algo"], tuple(sorted(off.items()))))
+        if column is None:
+            continue
+        key = (run["task"], run["quality"], column, run["seed"])
+        if key in seen:
+            raise FileFieldError(run.get("run_dir"), "seed", f"{'/'.join(map(str, key))} is stored twice (also "
+                                                             f"{seen[key]})")
+        seen[key] = run.get("run_dir")
+        out.append(dict(run, column=column, variant=dict(off)))
+    return out
 
 
 def read_reevaluations(paths: Iterable[str | Path], episodes: int = 200) -> dict[str, float]:
@@ -96,6 +125,27 @@ def calibration_command(run: dict, seeds: list[int]) -> str:
                            _seed_range(seeds), str(run["steps"])])
 
 
+def variant_command(run: dict, seeds: list[int]) -> str:
+    """The ``sweep`` that trains a variant column's cell (``run["variant"]``: the fields it changes from
+    the preset, as ``--vary``) for ``seeds`` as ``run`` was trained (its batch size, checkpoint interval
+    and thread count); its folders are named by the variant, beside the preset's
+    (``runs/calibration/tag-expert/cql-cql_actor_bc=0.0-s0``), and ``summarise`` makes a results file."""
+    from dom2lite.sweep.grid import Cell as GridCell, TrainOptions
+
+    words = shlex.split(run["command"])
+    after = {w: words[i + 1] for i, w in enumerate(words[:-1]) if w in ("--checkpoint-every", "--eval-every",
+                                                                        "--eval-episodes")}
+    sets = tuple(words[i + 1] for i, w in enumerate(words[:-1]) if w == "--set" and words[i + 1].startswith("batch_size="))
+    options = TrainOptions(profile="full", steps=run["steps"], eval_every=int(after.get("--eval-every", 2500)),
+                           eval_episodes=int(after.get("--eval-episodes", 20)), sets=sets,
+                           checkpoint_every=int(after["--checkpoint-every"]) if "--checkpoint-every" in after else None)
+    varied = tuple((k, json.dumps(v)) for k, v in sorted(run["variant"].items()))
+    cell = GridCell(run["task"], run["quality"], run["algo"], seeds[0], varied=varied, options=options)
+    threads = run.get("torch_threads")  # a sweep shares the cores out unless told: say it where recorded
+    env = [f"DOM2LITE_THREADS={threads}"] if threads is not None else []
+    return " ".join(env + [shlex.join(cell.sweep_command("runs/calibration", sorted(seeds)))])
+
+
 def score_table(runs: list[dict], key: str = "eval/normalised_mean",
                 values: dict[str, float] | None = None) -> dict[str, dict[str, Cell]]:
     """``{"spread-expert": {"cql": Cell, ...}, ...}``: ``key`` of each run (or, with ``values``, the
@@ -109,7 +159,7 @@ def score_table(runs: list[dict], key: str = "eval/normalised_mean",
             value = values.get(run["run_dir"])
         if value is None:
             continue
-        row = grouped.setdefault(f"{run['task']}-{run['quality']}", {}).setdefault(run["algo"], [])
+        row = grouped.setdefault(f"{run['task']}-{run['quality']}", {}).setdefault(run.get("column", run["algo"]), [])
         row.append((run["seed"], float(value), run))
     table = {}
     for name, by_algo in grouped.items():
@@ -121,8 +171,8 @@ def score_table(runs: list[dict], key: str = "eval/normalised_mean",
             x = np.array([v for _, v, _ in entries])
             # the command from a run that recorded its thread count, where one did (older summaries did not)
             like = next((r for _, _, r in entries if r.get("torch_threads") is not None), entries[0][2])
-            table[name][algo] = Cell(float(x.mean()), float(x.std()), tuple(sorted(seeds)),
-                                     calibration_command(like, seeds))
+            command = (variant_command(like, seeds) if like.get("variant") else calibration_command(like, seeds))
+            table[name][algo] = Cell(float(x.mean()), float(x.std()), tuple(sorted(seeds)), command)
     return table
 
 
@@ -136,8 +186,9 @@ def coverage(runs: list[dict], tasks, qualities, algos) -> dict[str, dict[str, i
     count = {f"{t}-{q}": {a: 0 for a in algos} for t in tasks for q in qualities}
     for r in runs:
         row = count.get(f"{r['task']}-{r['quality']}")
-        if row is not None and r["algo"] in row:
-            row[r["algo"]] += 1
+        column = r.get("column", r["algo"])
+        if row is not None and column in row:
+            row[column] += 1
     return count
 
 
