@@ -270,7 +270,7 @@ def test_omar_loss_mixes_regression_and_q():
     assert 0.0 <= metrics["omar_search_better"] <= 1.0
     # omar_coe = 0 (and no CQL): exactly MA-CQL's update; the search only draws numbers nobody uses
     runs = []
-    for name, extra in (("omar", dict(omar_coe=0.0)), ("cql", {})):
+    for name, extra in (("omar", dict(omar_coe=0.0)), ("cql", dict(cql_actor_bc=0.0))):  # OMAR's MA-CQL
         algo = tiny(name, cql_alpha=0.0, policy_delay=1, **extra)
         for step in range(3):
             algo.update(make_batch(step))
@@ -289,7 +289,7 @@ def test_cql_actor_bc_is_td3bc_actor_loss():
         runs.append(params(algo))
     assert "bc_loss" in metrics[-1]
     assert torch.equal(runs[0], runs[1])
-    plain = tiny("cql", **same, cql_alpha=0.0, cql_lagrange=False)
+    plain = tiny("cql", **same, cql_alpha=0.0, cql_lagrange=False, cql_actor_bc=0.0)
     assert "bc_loss" not in [plain.update(make_batch(step)) for step in range(2)][-1]
     for name in ("omar", "dom2"):  # their actors have their own losses
         with pytest.raises(ConfigError) as info:

@@ -90,8 +90,10 @@ def test_bad_files_and_duplicate_seeds_are_named(tmp_path):
         read_runs([bad])
     a = write(tmp_path / "a.json", [run("cql", 0, 1.0)])
     b = write(tmp_path / "b.json", [run("cql", 0, 2.0)])
-    with pytest.raises(FileFieldError, match=r"b\.json.*spread/expert/cql/0 is stored in .*a\.json"):
+    with pytest.raises(FileFieldError, match=r"b\.json.*runs/spread-expert/cql-s0 is stored in .*a\.json"):
         read_runs([a, b])
+    c = write(tmp_path / "c.json", [dict(run("cql", 0, 3.0), run_dir="runs/spread-expert/cql-variant-s0")])
+    assert len(read_runs([a, c])) == 2  # one seed in two folders: for the columns to tell apart
     with pytest.raises(FileFieldError, match="spread-expert/cql"):
         score_table([run("cql", 0, 1.0), run("cql", 0, 2.0)])
 
@@ -137,6 +139,7 @@ def test_preset_columns_put_todays_preset_and_named_variants_in_columns_of_their
     assert hinge[:3] == ["DOM2LITE_THREADS=1", "python", "-m"] and "sweep" in hinge
     assert hinge[hinge.index("--vary") + 1] == "cql_hinge=true" and hinge[hinge.index("--seeds") + 1] == "0,1"
     assert hinge[hinge.index("--set") + 1] == "batch_size=256"
+    assert hinge[-2:] == ["--out", "results/calibration/tag-expert-cql-cql_hinge=true.json"]
     assert coverage(picked, ["tag"], ["expert"], ["cql", "MA-CQL, hinge"]) == {"tag-expert": {"cql": 2, "MA-CQL, hinge": 2}}
     assert preset_columns(preset + variant + other) == []  # batch 256 is a departure unless allowed
     with pytest.raises(FileFieldError) as info:
@@ -148,3 +151,17 @@ def shlex_split(text):
     import shlex
 
     return shlex.split(text)
+
+
+def test_a_cell_trained_outside_the_script_is_reproduced_by_its_own_command():
+    from dom2lite.sweep.table import preset_columns
+
+    own = "runs/calibration/tag-expert/cql-cql_actor_bc=0.4-s1"
+    bc = dict(stored_run(seed=1, batch_size=256), run_dir=own,
+              command=f"python -m dom2lite train --task tag --quality expert --algo cql --seed 1 --profile full "
+                      f"--steps 20000 --set batch_size=256 --set cql_actor_bc=0.4 --run-dir {own} --no-progress")
+    cell = score_table(preset_columns([bc], allowed=("batch_size",)))["tag-expert"]["cql"]
+    assert cell.command == (
+        'for seed in 1; do DOM2LITE_THREADS=1 python -m dom2lite train --task tag --quality expert --algo cql '
+        '--seed "$seed" --profile full --steps 20000 --set batch_size=256 --set cql_actor_bc=0.4 '
+        '--run-dir "runs/calibration/tag-expert/cql-cql_actor_bc=0.4-s$seed" --no-progress; done')

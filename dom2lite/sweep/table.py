@@ -43,7 +43,9 @@ class Cell:
 
 def read_runs(paths: Iterable[str | Path]) -> list[dict]:
     """Every finished run of the given results files (a missing file is skipped; a file without
-    ``runs``, or a run stored in two files, is an error naming the file)."""
+    ``runs``, or a run folder stored in two files, is an error naming the file). Runs of one seed in
+    different folders (a preset's and a variant's) are all returned: :func:`preset_columns` or
+    :func:`score_table` tell them apart or refuse them."""
     runs, seen = [], {}
     for path in map(Path, paths):
         if not path.is_file():
@@ -54,9 +56,9 @@ def read_runs(paths: Iterable[str | Path]) -> list[dict]:
         for r in content["runs"]:
             if not r.get("finished"):
                 continue
-            key = (r["task"], r["quality"], r["algo"], r["seed"])
+            key = r["run_dir"]
             if key in seen:
-                raise FileFieldError(path, "runs", f"{'/'.join(map(str, key))} is stored in {seen[key]} too")
+                raise FileFieldError(path, "runs", f"{key} is stored in {seen[key]} too")
             seen[key] = path
             runs.append(r)
     return runs
@@ -125,11 +127,30 @@ def calibration_command(run: dict, seeds: list[int]) -> str:
                            _seed_range(seeds), str(run["steps"])])
 
 
+def train_loop_command(run: dict, seeds: list[int]) -> str:
+    """A shell loop of ``run``'s own ``train`` command over ``seeds``, for a cell trained outside
+    ``experiments/calibration.sh`` (its folders not named ``{algo}-s{seed}``): the seed and the folder's
+    ``-s{seed}`` follow the loop, everything else is as recorded, with the thread count where recorded."""
+    words = shlex.split(run["command"])
+    seed = str(run["seed"])
+    out = []
+    for i, word in enumerate(words):
+        if i and words[i - 1] == "--seed":
+            out.append('"$seed"')
+        elif i and words[i - 1] == "--run-dir" and word.endswith(f"-s{seed}"):
+            out.append(f'"{word[:-len(seed)]}$seed"')
+        else:
+            out.append(shlex.quote(word))
+    threads = run.get("torch_threads")
+    env = f"DOM2LITE_THREADS={threads} " if threads is not None else ""
+    return f"for seed in {' '.join(map(str, sorted(seeds)))}; do {env}{' '.join(out)}; done"
+
+
 def variant_command(run: dict, seeds: list[int]) -> str:
     """The ``sweep`` that trains a variant column's cell (``run["variant"]``: the fields it changes from
     the preset, as ``--vary``) for ``seeds`` as ``run`` was trained (its batch size, checkpoint interval
     and thread count); its folders are named by the variant, beside the preset's
-    (``runs/calibration/tag-expert/cql-cql_actor_bc=0.0-s0``), and ``summarise`` makes a results file."""
+    (``runs/calibration/tag-expert/cql-cql_actor_bc=0.0-s0``), and its results file after the setting."""
     from dom2lite.sweep.grid import Cell as GridCell, TrainOptions
 
     words = shlex.split(run["command"])
@@ -143,7 +164,8 @@ def variant_command(run: dict, seeds: list[int]) -> str:
     cell = GridCell(run["task"], run["quality"], run["algo"], seeds[0], varied=varied, options=options)
     threads = run.get("torch_threads")  # a sweep shares the cores out unless told: say it where recorded
     env = [f"DOM2LITE_THREADS={threads}"] if threads is not None else []
-    return " ".join(env + [shlex.join(cell.sweep_command("runs/calibration", sorted(seeds)))])
+    out = f"results/calibration/{cell.setting.replace('/', '-')}.json"  # tag-expert-cql-cql_actor_bc=0.0.json
+    return " ".join(env + [shlex.join([*cell.sweep_command("runs/calibration", sorted(seeds)), "--out", out])])
 
 
 def score_table(runs: list[dict], key: str = "eval/normalised_mean",
@@ -171,7 +193,12 @@ def score_table(runs: list[dict], key: str = "eval/normalised_mean",
             x = np.array([v for _, v, _ in entries])
             # the command from a run that recorded its thread count, where one did (older summaries did not)
             like = next((r for _, _, r in entries if r.get("torch_threads") is not None), entries[0][2])
-            command = (variant_command(like, seeds) if like.get("variant") else calibration_command(like, seeds))
+            if like.get("variant"):
+                command = variant_command(like, seeds)
+            elif Path(like["run_dir"]).name == f"{like['algo']}-s{like['seed']}":
+                command = calibration_command(like, seeds)  # the script's own folders
+            else:
+                command = train_loop_command(like, seeds)
             table[name][algo] = Cell(float(x.mean()), float(x.std()), tuple(sorted(seeds)), command)
     return table
 
