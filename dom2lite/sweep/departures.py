@@ -9,13 +9,12 @@ for a CPU); a variant departs in the fields that make it one.
 
 A field added to a config class after a run was stored is absent from its ``algo_config``; the run had
 the behaviour that came before the field, which is the field's default (the rule ``train`` itself follows
-when it resumes such a run).
+when it resumes such a run: ``dom2lite.train.experiment.with_added_defaults``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, fields
 from typing import Any
 
 from dom2lite.errors import FileFieldError
@@ -30,18 +29,13 @@ def departures(run: dict[str, Any], profile: str = "full") -> dict[str, Any]:
     preset for the run's algorithm, task, quality and seed under ``profile`` (the seed itself never
     counts). A run without an ``algo_config`` is an error naming the run's folder."""
     from dom2lite.algos import algo_class
-    from dom2lite.train.experiment import resolve_run_config
+    from dom2lite.train.experiment import resolve_run_config, with_added_defaults
 
     stored = run.get("algo_config")
     if not isinstance(stored, dict):
         raise FileFieldError(run.get("run_dir"), "algo_config", "the run records no algo_config to compare")
     _, config, _ = resolve_run_config(run["algo"], run["task"], run["quality"], run["seed"], profile=profile)
     now = _plain(config.to_dict())
-    defaults = {f.name: f.default for f in fields(algo_class(run["algo"]).config_class) if f.default is not MISSING}
-    had = {**_plain({k: v for k, v in defaults.items() if k not in stored}), **stored}
+    had = with_added_defaults(stored, _plain(algo_class(run["algo"]).config_class().to_dict()))
     return {k: had.get(k) for k in sorted(now) if k != "seed" and had.get(k) != now[k]}
 
-
-def is_preset(run: dict[str, Any], allowed: tuple[str, ...] = (), profile: str = "full") -> bool:
-    """True where the run departs from today's preset in nothing but the ``allowed`` fields."""
-    return set(departures(run, profile)) <= set(allowed)

@@ -77,6 +77,12 @@ def resolve_run_config(algo: str, task: str, quality: str, seed: int, profile=No
     return canonical_name(algo), config_for(algo, task, quality, **values), budget
 
 
+def with_added_defaults(stored: dict[str, Any], config_defaults: dict[str, Any]) -> dict[str, Any]:
+    """A stored ``algo_config`` with every field added since it was stored at its default: new fields
+    default to the behaviour that came before them, so that is what the run had."""
+    return {**{k: v for k, v in config_defaults.items() if k not in stored}, **stored}
+
+
 def _check_same_run(run_dir: Path, record: dict[str, Any], config_defaults: dict[str, Any]) -> None:
     """Refuse to resume ``run_dir`` with another setting. A config field added since the run started
     (absent from its config.json) counts as the same when the new run leaves it at its default: new fields
@@ -85,8 +91,7 @@ def _check_same_run(run_dir: Path, record: dict[str, Any], config_defaults: dict
 
     stored = read_config(run_dir)
     if isinstance(stored.get("algo_config"), dict):
-        added = {k: v for k, v in config_defaults.items() if k not in stored["algo_config"]}
-        stored = {**stored, "algo_config": {**added, **stored["algo_config"]}}
+        stored = {**stored, "algo_config": with_added_defaults(stored["algo_config"], config_defaults)}
     for key in ("task", "algo", "quality", "data_seed", "data_fraction", "augment", "algo_config", "schedule",
                 "reward_scale"):
         if stored.get(key) != record.get(key):
