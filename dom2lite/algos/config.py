@@ -338,7 +338,10 @@ _HC_AC = dict(_HC_NETS, critic_lr=3e-4, gamma=0.99, tau=0.005)
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "mpe": {
         "bc": dict(_MPE_NETS),
-        # [TD3+BC] algorithm values on [OMAR]'s MPE networks (no MPE values in the TD3+BC paper)
+        # [TD3+BC] algorithm values on [OMAR]'s MPE networks (no MPE values in the TD3+BC paper). The rate
+        # stays OMAR's 0.01: on world-medium, where its TD error grows over the last half, 0.001 slowed the
+        # growth without stopping it and scored lower (results/calibration/world-medium-td3bc-lr.json,
+        # own-value-world-medium-td3bc-lr.json; chapter 05)
         "td3bc": dict(_MPE_AC, bc_alpha=2.5, policy_noise=0.2, noise_clip=0.5, policy_delay=2,
                       reward_norm="return_range", q_init="data_return"),
         # [OMAR] code: MA-CQL = TD3 agents, no target smoothing or delay, actor L2 1e-3, CQL on 10 uniform
