@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from dom2lite.algos import ALGOS, algo_class, canonical_name, config_for, make_algo
+from dom2lite.algos import ALGOS, CALIBRATED, algo_class, canonical_name, config_for, make_algo
 from dom2lite.algos.zeroth_order import zeroth_order_search
 from dom2lite.data.batch import Batch
 from dom2lite.errors import CheckpointError, ConfigError
@@ -310,6 +310,19 @@ def test_presets_per_dataset_and_overrides():
     assert config_for("ma-td3+bc", "world").bc_alpha == 2.5
     assert config_for("omar", "spread", "random", cql_alpha=2.0).cql_alpha == 2.0  # overrides win
     assert canonical_name("MA-TD3+BC") == "td3bc" and canonical_name("OMAR") == "omar"
+
+
+def test_calibrated_departures_apply_to_one_data_set_and_algorithm():
+    # OMAR on world-medium departs from OMAR's table (omar_coe 0.1) as CALIBRATED records; nothing else moves
+    cfg = config_for("omar", "world", "medium")
+    assert (cfg.omar_coe, cfg.cql_hinge, cfg.cql_alpha) == (0.9, True, 0.5)
+    assert CALIBRATED[("world", "medium", "omar")] == dict(omar_coe=0.9, cql_hinge=True)
+    expert = config_for("omar", "world", "expert")
+    assert (expert.omar_coe, expert.cql_hinge) == (0.9, False)
+    assert config_for("omar", "world").cql_hinge is False  # no quality: no per-data-set values
+    assert config_for("cql", "world", "medium").cql_hinge is False  # another algorithm on the same data
+    table = config_for("omar", "world", "medium", omar_coe=0.1, cql_hinge=False)  # OMAR's own form: overrides win
+    assert (table.omar_coe, table.cql_hinge) == (0.1, False)
 
 
 @pytest.mark.parametrize("bad, field", [

@@ -24,6 +24,7 @@ from dom2lite.algos.actor_critic import ActorCritic
 from dom2lite.algos.base import OfflineAlgorithm
 from dom2lite.algos.bc import BC
 from dom2lite.algos.config import (
+    CALIBRATED,
     PER_DATASET,
     PRESETS,
     ActorCriticConfig,
@@ -98,6 +99,7 @@ def make_algo(name: str, spec, config=None, device=None) -> OfflineAlgorithm:
 __all__ = [
     "ALGOS",
     "BC",
+    "CALIBRATED",
     "MACQL",
     "OMAR",
     "PER_DATASET",
