@@ -342,7 +342,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # [TD3+BC] algorithm values on [OMAR]'s MPE networks (no MPE values in the TD3+BC paper). The rate
         # stays OMAR's 0.01: on world-medium, where its TD error grows over the last half, 0.001 slowed the
         # growth without stopping it and scored lower (results/calibration/world-medium-td3bc-lr.json,
-        # own-value-world-medium-td3bc-lr.json; chapter 05)
+        # own-value-world-medium-td3bc-lr.json; chapter 05); 40,000 steps stopped it in two seeds of three,
+        # not the third, and scored lower too (longer-world-medium-td3bc.json, own-value-longer-*.json)
         "td3bc": dict(_MPE_AC, bc_alpha=2.5, policy_noise=0.2, noise_clip=0.5, policy_delay=2,
                       reward_norm="return_range", q_init="data_return"),
         # [OMAR] code: MA-CQL = TD3 agents, no target smoothing or delay, actor L2 1e-3, CQL on 10 uniform
@@ -368,13 +369,14 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # The critic keeps _MPE_CRITIC's uniform samples at temperature 1: at the full budget its learned
         # weight falls to about 0.02 while the critic ends in the band (chapter 07;
         # results/calibration/spread-expert-dom2.json, own-value-spread-expert-dom2.json).
-        # cql_hinge stays off here until spread-expert is trained with it (chapter 07): on spread-medium
-        # the weight's slow decay drove a tail of the critic down in two seeds of three
-        # (results/calibration/critic-branches-spread-medium-dom2-s2.json, q-tail-spread-medium-dom2.json);
-        # with the hinge all three seeds kept their tails and TD error in place at the same score
-        # (results/calibration/spread-medium-dom2-hinge.json, q-tail-spread-medium-dom2-hinge.json).
+        # cql_hinge on (chapter 07): without it, on spread-medium the weight's slow decay drove a tail of
+        # the critic down in two seeds of three (results/calibration/critic-branches-spread-medium-dom2-s2.json,
+        # q-tail-spread-medium-dom2.json); with it all three seeds kept their tails and TD error in place at
+        # the same score (spread-medium-dom2-hinge.json, q-tail-spread-medium-dom2-hinge.json), and on
+        # spread-expert its three seeds score and calibrate as those without it (spread-expert-dom2-hinge.json,
+        # own-value-spread-expert-dom2-hinge.json against spread-expert-dom2.json). --set cql_hinge=false: before.
         "dom2": dict(gamma=0.95, n_diffusion_steps=5, cql_n_actions=10, cql_temp=1.0, cql_policy_actions=False,
-                     eta=0.1, **_MPE_CRITIC),
+                     eta=0.1, cql_hinge=True, **_MPE_CRITIC),
     },
     "halfcheetah": {
         "bc": dict(_HC_NETS),
