@@ -41,6 +41,25 @@ def package_versions(names: tuple[str, ...] = _PACKAGES) -> dict[str, str | None
     return out
 
 
+def cpu() -> dict[str, str]:
+    """The processor: its model name (``/proc/cpuinfo``, else ``platform.processor()``) and, where torch is
+    imported, the instruction set its CPU kernels dispatch to (``AVX2``, ``AVX512``, ...). Float results
+    repeat bit for bit only on the same kind: the kernels of two instruction sets add in different orders."""
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    torch = sys.modules.get("torch")
+    out = {"model": model}
+    if torch is not None:
+        out["capability"] = torch.backends.cpu.get_cpu_capability()
+    return out
+
+
 def provenance(command: list[str] | str | None = None) -> dict:
     """A JSON-ready record of how and where something was produced."""
     if command is None:
@@ -54,5 +73,8 @@ def provenance(command: list[str] | str | None = None) -> dict:
         "time_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        # and on the same kind of processor: a data set generated on an AVX-512 machine differs in its bytes
+        # from one generated on an AVX2 machine (chapter 01)
+        "cpu": cpu(),
         "versions": package_versions(),
     }

@@ -88,6 +88,9 @@ def test_run_folder_refuses_another_configuration(data_dir, tmp_path):
     assert config["algo"] == "bc" and config["algo_config"]["hidden"] == [32, 32]  # the smoke budget
     assert config["provenance"]["git_commit"]
     assert config["provenance"]["torch_threads"] == torch.get_num_threads()  # CPU results repeat at this count
+    # ... on this kind of processor: the instruction set torch's kernels use is recorded beside the model
+    assert config["provenance"]["cpu"]["capability"] == torch.backends.cpu.get_cpu_capability()
+    assert config["provenance"]["cpu"]["model"]
     with pytest.raises(ConfigError, match="cql_alpha|algo"):
         train_run("spread", "cql", "expert", 0, **kw)
 

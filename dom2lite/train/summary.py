@@ -57,6 +57,7 @@ def run_summary(run_dir: str | Path, until: int | None = None) -> dict[str, Any]
         "commit": cfg.get("provenance", {}).get("git_commit"),
         "command": cfg.get("provenance", {}).get("command"),
         "torch_threads": cfg.get("provenance", {}).get("torch_threads"),  # CPU results repeat at the same count
+        "cpu": cfg.get("provenance", {}).get("cpu"),  # and on the same kind of processor (None: not recorded)
         "algo_config": cfg.get("algo_config"),
     }
     out["data_normalised_mean"] = _data_score(cfg["data"]["path"], cfg["data"]["sha256"])
