@@ -8,7 +8,9 @@ targets), how many transitions' Q lies below the lowest return minus the return 
 how far the two heads disagree there, which agents and which head the far values belong to, and how
 many of those transitions the calibration's subsample holds; and there the median of each head and of
 the TD target (one draw of the target policy's actions at o'), which tells a head that left its own
-target from the end of a chain of low targets. The calibration figures of
+target from the end of a chain of low targets. The upper tail too: ``q_max`` and how many transitions'
+Q lies above the highest return of the data (``above_max``), where a critic rates a state higher than
+anything that ever followed in the data. The calibration figures of
 ``metrics.jsonl`` use a fixed subsample of 4,096 rows, in which a tail of a few dozen transitions of
 100,000 weighs next to nothing. ``--keep-from FILE`` keeps the rows an earlier file holds for runs not
 named here (seeds whose folders are gone; often the ``--out`` file itself).
@@ -22,7 +24,7 @@ import sys
 import numpy as np
 import torch
 
-PERCENTILES = (0.001, 0.01, 0.1, 1, 50, 99)
+PERCENTILES = (0.001, 0.01, 0.1, 1, 50, 99, 99.9, 99.99, 100)
 
 
 def main(argv=None) -> int:
@@ -81,6 +83,8 @@ def main(argv=None) -> int:
             "q_percentiles": dict(zip(map(str, PERCENTILES), np.percentile(q_low, PERCENTILES).tolist())),
             "mc_percentiles": dict(zip(map(str, PERCENTILES), np.percentile(mc, PERCENTILES).tolist())),
             "q_min": float(q_low.min()), "floor": float(floor), "far_below": int(far.any(-1).sum()),
+            "q_max": float(q_low.max()), "mc_max": float(mc.max()),
+            "above_max": int((q_low > mc.max()).any(-1).sum()),  # transitions rated above every return
             "head_gap_far": float(np.abs(q[0] - q[1])[far].mean()) if far.any() else None,
             "far_by_agent": far.sum(0).tolist(),  # [n]: which agents' critics
             "far_by_head": [int((far & (q[k] <= q[1 - k])).sum()) for k in (0, 1)],  # the lower head there

@@ -206,6 +206,9 @@ def test_q_tail_script_reads_every_transition_of_both_heads(runs, tmp_path):
     assert row["q_percentiles"]["50"] == pytest.approx(float(np.percentile(q, 50)), rel=1e-5)
     assert row["floor"] == pytest.approx(float(mc.min() - (hi - lo)), rel=1e-5)
     assert row["far_below"] == int((q < row["floor"]).any(-1).sum())
+    assert row["q_max"] == pytest.approx(float(q.max()), rel=1e-5) and row["mc_max"] == pytest.approx(float(mc.max()))
+    assert row["above_max"] == int((q > mc.max()).any(-1).sum())  # the upper tail: rated above every return
+    assert row["q_percentiles"]["100"] == pytest.approx(row["q_max"], rel=1e-5)
     far = q < row["floor"]
     assert row["far_by_agent"] == far.sum(0).tolist() and sum(row["far_by_head"]) == int(far.sum())
     assert row["far_in_calibration_set"] <= row["far_below"]
