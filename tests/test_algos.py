@@ -300,7 +300,7 @@ def test_cql_actor_bc_is_td3bc_actor_loss():
 # ---------------------------------------------------------------------------------------- configs
 def test_presets_per_dataset_and_overrides():
     cfg = config_for("omar", "tag", "medium")
-    assert (cfg.hidden, cfg.gamma, cfg.actor_lr, cfg.batch_size) == ((64, 64), 0.95, 1e-3, 1024)
+    assert (cfg.hidden, cfg.gamma, cfg.actor_lr, cfg.batch_size) == ((64, 64), 0.95, 1e-3, 256)
     assert (cfg.omar_coe, cfg.cql_alpha, cfg.omar_update, cfg.cql_policy_actions) == (0.7, 5.0, "softmax", True)
     assert (cfg.cql_temp, cfg.omar_temp, cfg.cql_target_gap) == (0.1, 0.1, -0.75)
     assert (cfg.omar_start, cfg.omar_sigma) == ("policy", 0.3)

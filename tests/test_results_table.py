@@ -104,7 +104,8 @@ def stored_run(algo="cql", seed=0, task="tag", quality="expert", score=50.0, **c
 
     _, config, _ = resolve_run_config(algo, task, quality, seed, profile="full")
     algo_config = json.loads(json.dumps({**config.to_dict(), **changes}))
-    return dict(run(algo, seed, score, task=task, quality=quality), algo_config=algo_config, torch_threads=1)
+    return dict(run(algo, seed, score, task=task, quality=quality, batch=algo_config["batch_size"]),
+                algo_config=algo_config, torch_threads=1)
 
 
 def test_departures_name_the_fields_a_run_changed_from_todays_preset():
@@ -112,8 +113,8 @@ def test_departures_name_the_fields_a_run_changed_from_todays_preset():
 
     assert departures(stored_run()) == {}
     assert departures(stored_run(seed=4)) == {}  # the seed is not a departure
-    assert departures(stored_run(batch_size=256, cql_hinge=True)) == {"batch_size": 256, "cql_hinge": True}
-    assert departures(stored_run(batch_size=256)) == {"batch_size": 256}  # a narrowed batch is one too
+    assert departures(stored_run(batch_size=1024, cql_hinge=True)) == {"batch_size": 1024, "cql_hinge": True}
+    assert departures(stored_run(batch_size=1024)) == {"batch_size": 1024}  # OMAR's batch is one too
     old = stored_run(cql_hinge=True)
     del old["algo_config"]["cql_hinge"]  # stored before the field existed: it had the default (off)
     assert departures(old) == {}
@@ -125,22 +126,22 @@ def test_departures_name_the_fields_a_run_changed_from_todays_preset():
 def test_preset_columns_put_todays_preset_and_named_variants_in_columns_of_their_own():
     from dom2lite.sweep.table import preset_columns
 
-    preset = [stored_run(seed=s, score=80.0 + s, batch_size=256) for s in range(2)]
-    variant = [dict(stored_run(seed=s, score=10.0, batch_size=256, cql_hinge=True), run_dir=f"v{s}") for s in range(2)]
-    other = [dict(stored_run(seed=0, score=0.0, cql_temp=9.0, batch_size=256), run_dir="x")]
+    preset = [stored_run(seed=s, score=80.0 + s, batch_size=1024) for s in range(2)]
+    variant = [dict(stored_run(seed=s, score=10.0, batch_size=1024, cql_hinge=True), run_dir=f"v{s}") for s in range(2)]
+    other = [dict(stored_run(seed=0, score=0.0, cql_temp=9.0, batch_size=1024), run_dir="x")]
     picked = preset_columns(preset + variant + other, {"MA-CQL, hinge": ("cql", {"cql_hinge": True})},
                             allowed=("batch_size",))
     assert [(r["column"], r["seed"]) for r in picked] == [("cql", 0), ("cql", 1), ("MA-CQL, hinge", 0), ("MA-CQL, hinge", 1)]
     table = score_table(picked)["tag-expert"]
     assert table["cql"].mean == 80.5 and table["MA-CQL, hinge"].mean == 10.0
-    assert table["cql"].command == "DOM2LITE_BATCH=256 DOM2LITE_CKPT=1000 bash experiments/calibration.sh tag expert cql 0-1 20000"
+    assert table["cql"].command == "DOM2LITE_BATCH=1024 DOM2LITE_CKPT=1000 bash experiments/calibration.sh tag expert cql 0-1 20000"
     hinge = shlex_split(table["MA-CQL, hinge"].command)
     assert hinge[:3] == ["DOM2LITE_THREADS=1", "python", "-m"] and "sweep" in hinge
     assert hinge[hinge.index("--vary") + 1] == "cql_hinge=true" and hinge[hinge.index("--seeds") + 1] == "0,1"
-    assert hinge[hinge.index("--set") + 1] == "batch_size=256"
+    assert hinge[hinge.index("--set") + 1] == "batch_size=1024"
     assert hinge[-2:] == ["--out", "results/calibration/tag-expert-cql-cql_hinge=true.json"]
     assert coverage(picked, ["tag"], ["expert"], ["cql", "MA-CQL, hinge"]) == {"tag-expert": {"cql": 2, "MA-CQL, hinge": 2}}
-    assert preset_columns(preset + variant + other) == []  # batch 256 is a departure unless allowed
+    assert preset_columns(preset + variant + other) == []  # batch 1,024 is a departure unless allowed
     with pytest.raises(FileFieldError) as info:
         preset_columns(preset + [dict(preset[0], run_dir="elsewhere")], allowed=("batch_size",))
     assert info.value.field == "seed" and "tag/expert/cql/0" in str(info.value)
