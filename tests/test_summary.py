@@ -181,6 +181,32 @@ def test_own_value_script_writes_every_run_with_provenance(runs, tmp_path):
     assert again["runs"][1] == stored["runs"][1] and again["kept_from"]["runs"] == [str(runs[False, 1])]
 
 
+def test_own_value_script_re_evaluates_a_run_without_a_critic(runs, tmp_path):
+    import runpy
+    from pathlib import Path
+
+    from dom2lite.cli import main
+    from dom2lite.train.evaluate import evaluate
+    from dom2lite.train.restore import load_policy
+
+    data_dir = Path(runs[True, 0]).parent / "data"
+    bc = tmp_path / "bc-s0"
+    assert main(["train", "--task", "spread", "--algo", "bc", "--profile", "smoke", "--data-dir", str(data_dir),
+                 "--run-dir", str(bc), "--steps", "4", "--eval-every", "4", "--eval-episodes", "1", "--seed", "0",
+                 "--set", "hidden=[16,16]", "--no-progress", "--device", "cpu"]) == 0
+    script = Path(__file__).resolve().parents[1] / "experiments" / "own_value.py"
+    out = tmp_path / "own.json"
+    assert runpy.run_path(str(script))["main"]([str(bc), str(runs[True, 0]), "--episodes", "2", "--out", str(out)]) == 0
+    no_critic, critic = json.loads(out.read_text())["runs"]
+    assert no_critic["algo"] == "bc" and no_critic["episodes"] == 2 and no_critic["step"] == 4
+    assert no_critic["q_start"] is None and no_critic["policy_gap"] is None and no_critic["team_normalised"] is not None
+    # the episodes a critic's run is re-evaluated on, the same evaluate() reports
+    assert no_critic["team_return"] == pytest.approx(evaluate(load_policy(bc), "spread", n_episodes=2, seed=10_000).mean)
+    assert critic["team_return"] == pytest.approx(evaluate(load_policy(runs[True, 0]), "spread", n_episodes=2,
+                                                           seed=10_000).mean, rel=1e-6)
+    assert set(no_critic) == set(critic)  # one schema: the critic's fields are there, None
+
+
 def test_q_tail_script_reads_every_transition_of_both_heads(runs, tmp_path):
     import runpy
     from pathlib import Path
