@@ -15,7 +15,8 @@
 # experiments/gpu_grid.sh uses 1,000, so DOM2 runs started here with DOM2LITE_CKPT=1000 can continue
 # there); DOM2LITE_UNTIL=STEP summarises every run as of that step (a grid stopped part-way, compared at
 # one step). DOM2's runs are summarised apart, into results/calibration/{task}-{quality}-dom2.json, so
-# that a call for DOM2 alone leaves the baselines' file as it is (and the other way round). Runs the file
+# that a call for DOM2 alone leaves the baselines' file as it is (and the other way round); so are BC's,
+# which has no critic to calibrate, into {task}-{quality}-bc.json. Runs the file
 # summarised before and whose folders are not on this machine (a grid continued on a fresh machine or
 # elsewhere) are kept in it as they were stored (`summarise --keep-from`), except with DOM2LITE_UNTIL.
 set -euo pipefail
@@ -38,11 +39,15 @@ summarise() {  # summarise OUT DIR...: with the file's earlier runs kept, unless
     python -m dom2lite summarise "$@" --keep-from "$out" --out "$out"
   fi
 }
-baselines=(); dom2=()
+baselines=(); dom2=(); bc=()
 for algo in $algos; do
   for dir in "runs/calibration/$task-$quality/$algo"-s*; do
     [ -d "$dir" ] || continue
-    if [ "$algo" = dom2 ]; then dom2+=("$dir"); else baselines+=("$dir"); fi
+    case $algo in
+      dom2) dom2+=("$dir") ;;
+      bc) bc+=("$dir") ;;
+      *) baselines+=("$dir") ;;
+    esac
   done
 done
 if [ ${#baselines[@]} -gt 0 ]; then
@@ -50,4 +55,7 @@ if [ ${#baselines[@]} -gt 0 ]; then
 fi
 if [ ${#dom2[@]} -gt 0 ]; then
   summarise "results/calibration/$task-$quality-dom2.json" "${dom2[@]}"
+fi
+if [ ${#bc[@]} -gt 0 ]; then
+  summarise "results/calibration/$task-$quality-bc.json" "${bc[@]}"
 fi
